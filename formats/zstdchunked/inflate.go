@@ -1,0 +1,94 @@
+package zstdchunked
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+)
+
+// maxWindow caps the zstd window a frame may ask for. Writers use at most
+// 8 MiB (the size RFC 8878 asks decoders to support); the cap stops a
+// hostile frame header from making us allocate hundreds of MiB.
+const maxWindow = 32 << 20
+
+// countingReader counts bytes and remembers the source's own error, so a
+// network failure is not reported as a decompression error.
+type countingReader struct {
+	r   io.Reader
+	n   uint64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// inflateVerified reads exactly compLen compressed bytes from src, hashing
+// them, and writes their zstd decompression to dst, which must come to
+// exactly outLen bytes. The digest is checked before any decompression
+// error is reported, so a corrupted download shows as a digest mismatch.
+// Until the digest has been checked dst holds unauthenticated data; callers
+// discard it on error.
+func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen uint64, dst io.Writer, what string) error {
+	h := want.Algorithm().Digester()
+	cr := &countingReader{r: io.LimitReader(src, int64(compLen))}
+	tee := io.TeeReader(cr, h.Hash())
+	dec, err := zstd.NewReader(tee, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow))
+	if err != nil {
+		return fmt.Errorf("zstd:chunked %s: creating decoder: %w", what, err)
+	}
+	defer dec.Close()
+	n, decErr := io.Copy(markWriter{dst}, io.LimitReader(dec, int64(outLen)+1))
+	// Finish hashing whatever the decoder left unread.
+	if _, err := io.Copy(io.Discard, tee); err != nil && cr.err == nil {
+		cr.err = err
+	}
+	if cr.err != nil {
+		return fmt.Errorf("zstd:chunked %s: reading from source: %w", what, cr.err)
+	}
+	if cr.n != compLen {
+		return fmt.Errorf("zstd:chunked %s: source stream ended after %d of %d bytes: %w", what, cr.n, compLen, io.ErrUnexpectedEOF)
+	}
+	if got := h.Digest(); got != want {
+		return &DigestError{What: what, Expected: want.String(), Computed: got.String()}
+	}
+	var we *writeError
+	if errors.As(decErr, &we) {
+		return fmt.Errorf("zstd:chunked %s: writing spool: %w", what, we.err)
+	}
+	if decErr != nil {
+		return fmt.Errorf("zstd:chunked %s: decompressing: %w", what, decErr)
+	}
+	if uint64(n) > outLen {
+		return fmt.Errorf("zstd:chunked %s: decompresses to more than the announced %d bytes", what, outLen)
+	}
+	if uint64(n) != outLen {
+		return fmt.Errorf("zstd:chunked %s: decompresses to %d bytes, announced %d", what, n, outLen)
+	}
+	return nil
+}
+
+// writeError marks errors of the destination so they are not reported as
+// decompression errors.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+type markWriter struct{ w io.Writer }
+
+func (m markWriter) Write(p []byte) (int, error) {
+	n, err := m.w.Write(p)
+	if err != nil {
+		err = &writeError{err}
+	}
+	return n, err
+}

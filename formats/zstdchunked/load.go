@@ -1,0 +1,143 @@
+package zstdchunked
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	chunked "go.podman.io/storage/pkg/chunked"
+)
+
+// Load fetches, verifies and spools the TOC and the tar-split of a
+// zstd:chunked blob of blobSize bytes located by ann. Sizes are checked
+// against opts' limits before anything is allocated or requested (a
+// *LimitError); a refused range request returns an error matching
+// ErrRangesRefused. On error nothing is left open.
+//
+// A TOC without tarSplitDigest gives Metadata without tar-split (the caller
+// decides what that means); a TOC with one but no annotated tar-split
+// position is an error.
+func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, ann Annotations, opts Options) (_ *Metadata, retErr error) {
+	if err := checkLimits(ann, opts); err != nil {
+		return nil, err
+	}
+	if err := checkLayout(ann, blobSize); err != nil {
+		return nil, err
+	}
+	if err := ann.TOCDigest.Validate(); err != nil {
+		return nil, fmt.Errorf("zstd:chunked TOC digest %q: %w", ann.TOCDigest, err)
+	}
+
+	m := &Metadata{
+		TOCDigest:           ann.TOCDigest,
+		TOCOffset:           ann.TOC.Offset,
+		TOCCompressedSize:   ann.TOC.Length,
+		TOCUncompressedSize: ann.TOC.UncompressedLength,
+		UncompressedTarSize: -1,
+	}
+	defer func() {
+		if retErr != nil {
+			m.Close()
+		}
+	}()
+	var err error
+	if m.tocFile, err = openTemp(opts.TempDir); err != nil {
+		return nil, fmt.Errorf("zstd:chunked TOC spool: %w", err)
+	}
+
+	ranges := []chunked.ImageSourceChunk{{Offset: ann.TOC.Offset, Length: ann.TOC.Length}}
+	if ann.HasTarSplitPosition() {
+		ranges = append(ranges, chunked.ImageSourceChunk{Offset: ann.TarSplit.Offset, Length: ann.TarSplit.Length})
+	}
+	ch, errs, err := src.GetBlobAt(ranges)
+	if err != nil {
+		var bad chunked.ErrBadRequest
+		if errors.As(err, &bad) {
+			return nil, fmt.Errorf("%w: %w", ErrRangesRefused, err)
+		}
+		return nil, fmt.Errorf("zstd:chunked: requesting TOC and tar-split: %w", err)
+	}
+	st := &streams{ctx: ctx, ch: ch, errs: errs, want: len(ranges)}
+	drained := false
+	defer func() {
+		if !drained {
+			if err := st.finish(); err != nil {
+				// Keep the source's own error next to ours: a short
+				// stream is often explained by it.
+				retErr = errors.Join(retErr, fmt.Errorf("zstd:chunked: %w", err))
+			}
+		}
+	}()
+
+	// TOC: verify, inflate to the spool, then validate and count.
+	if err := readRange(st, func(r io.Reader) error {
+		return inflateVerified(r, ann.TOC.Length, ann.TOCDigest, ann.TOC.UncompressedLength, m.tocFile, "TOC")
+	}); err != nil {
+		return nil, err
+	}
+	v, d, err := scanTOC(m.TOCJSON(), int64(min(ann.TOC.Offset, math.MaxInt64)))
+	if err != nil {
+		return nil, err
+	}
+	m.Counts = v.counts
+	m.TOCVersion = d.Version()
+	m.TarSplitDigest = d.TarSplitDigest()
+
+	switch {
+	case m.TarSplitDigest != "" && !ann.HasTarSplitPosition():
+		return nil, &AnnotationError{Key: AnnotationTarSplitPosition, Err: fmt.Errorf("missing, but the TOC has tarSplitDigest %s", m.TarSplitDigest)}
+	case m.TarSplitDigest == "" && ann.HasTarSplitPosition():
+		// Unauthenticated, so ignored; finish drains and closes it.
+		drained = true
+		if err := st.finish(); err != nil {
+			return nil, fmt.Errorf("zstd:chunked: %w", err)
+		}
+		return m, nil
+	case m.TarSplitDigest == "":
+		return m, nil
+	}
+
+	if err := m.TarSplitDigest.Validate(); err != nil {
+		return nil, fmt.Errorf("zstd:chunked TOC tarSplitDigest %q: %w", m.TarSplitDigest, err)
+	}
+	ts, err := openTemp(opts.TempDir)
+	if err != nil {
+		return nil, fmt.Errorf("zstd:chunked tar-split spool: %w", err)
+	}
+	m.tarSplit = ts
+	if err := readRange(st, func(r io.Reader) error {
+		return inflateVerified(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, ts, "tar-split")
+	}); err != nil {
+		return nil, err
+	}
+	drained = true
+	if err := st.finish(); err != nil {
+		return nil, fmt.Errorf("zstd:chunked: %w", err)
+	}
+	m.TarSplitCompressedSize = ann.TarSplit.Length
+	m.TarSplitSize = ann.TarSplit.UncompressedLength
+
+	entries, err := m.Entries()
+	if err != nil {
+		return nil, err
+	}
+	headers := newTarSplitHeaders(io.NewSectionReader(ts, 0, int64(m.TarSplitSize)))
+	if err := checkConsistency(entries, headers, v.names); err != nil {
+		return nil, err
+	}
+	m.UncompressedTarSize = headers.size
+	return m, nil
+}
+
+// readRange takes the next stream, hands it to fn and closes it.
+func readRange(st *streams, fn func(io.Reader) error) error {
+	rc, err := st.next()
+	if err != nil {
+		return fmt.Errorf("zstd:chunked: %w", err)
+	}
+	defer rc.Close()
+	return fn(rc)
+}
+

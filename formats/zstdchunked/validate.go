@@ -1,0 +1,150 @@
+package zstdchunked
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/opencontainers/go-digest"
+)
+
+// EntryError reports a TOC entry that is unusable.
+type EntryError struct {
+	Index int
+	Name  string
+	Err   error
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("zstd:chunked TOC entry %d (%q): %v", e.Index, e.Name, e.Err)
+}
+
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// ErrDuplicateName is wrapped when two non-chunk entries share a name.
+var ErrDuplicateName = errors.New("duplicate entry name")
+
+// nameKey is a fixed-size stand-in for a name, so the uniqueness set costs
+// 16 bytes per entry however long the names are. 128 bits of SHA-256 make
+// an accidental collision negligible.
+type nameKey [16]byte
+
+func keyOf(name string) nameKey {
+	s := sha256.Sum256([]byte(name))
+	return nameKey(s[:16])
+}
+
+// entryValidator checks entries one by one, in TOC order, and counts them.
+type entryValidator struct {
+	dataEnd    int64 // TOC data offset: payloads lie in [0, dataEnd)
+	counts     Counts
+	names      map[nameKey]struct{}
+	groupName  string // name of the "reg" a following "chunk" belongs to
+	inGroup    bool
+	lastOffset int64
+}
+
+func newEntryValidator(dataEnd int64) *entryValidator {
+	return &entryValidator{dataEnd: dataEnd, names: map[nameKey]struct{}{}}
+}
+
+func (v *entryValidator) check(i int, e *toc.Entry) error {
+	if err := v.checkEntry(e); err != nil {
+		return &EntryError{Index: i, Name: e.Name, Err: err}
+	}
+	return nil
+}
+
+func (v *entryValidator) checkEntry(e *toc.Entry) error {
+	v.counts.Entries++
+	switch e.Type {
+	case toc.TypeChunk:
+		v.counts.Chunks++
+		// Range derivation groups chunks with the "reg" before them
+		// (FORMATS §1.8).
+		if !v.inGroup {
+			return errors.New(`"chunk" entry does not follow a "reg" entry`)
+		}
+		if e.Name != v.groupName {
+			return fmt.Errorf("chunk entry name differs from its file %q", v.groupName)
+		}
+	case toc.TypeReg, toc.TypeDir, toc.TypeSymlink, toc.TypeHardlink, toc.TypeChar, toc.TypeBlock, toc.TypeFifo:
+		if e.Name == "" {
+			return errors.New("empty name")
+		}
+		k := keyOf(e.Name)
+		if _, dup := v.names[k]; dup {
+			return fmt.Errorf("%w %q", ErrDuplicateName, e.Name)
+		}
+		v.names[k] = struct{}{}
+		v.inGroup = e.Type == toc.TypeReg
+		v.groupName = e.Name
+		switch e.Type {
+		case toc.TypeReg:
+			v.counts.Regular++
+		case toc.TypeDir:
+			v.counts.Dirs++
+		case toc.TypeSymlink:
+			v.counts.Symlinks++
+		case toc.TypeHardlink:
+			v.counts.Hardlinks++
+		default:
+			v.counts.Other++
+		}
+	default:
+		return fmt.Errorf("unknown entry type %q", e.Type)
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"size", e.Size}, {"offset", e.Offset}, {"endOffset", e.EndOffset}, {"chunkSize", e.ChunkSize}, {"chunkOffset", e.ChunkOffset}} {
+		if f.v < 0 {
+			return fmt.Errorf("negative %s %d", f.name, f.v)
+		}
+	}
+	if e.ChunkType != toc.ChunkTypeData && e.ChunkType != toc.ChunkTypeZeros {
+		return fmt.Errorf("unknown chunkType %q", e.ChunkType)
+	}
+	if e.Offset != 0 {
+		if e.Offset >= v.dataEnd {
+			return fmt.Errorf("offset %d outside the data section [0, %d)", e.Offset, v.dataEnd)
+		}
+		// Ranges are derived from the next entry's offset, so they must
+		// ascend (FORMATS §1.8).
+		if e.Offset <= v.lastOffset {
+			return fmt.Errorf("offset %d does not ascend (previous %d)", e.Offset, v.lastOffset)
+		}
+		v.lastOffset = e.Offset
+	}
+	if e.EndOffset != 0 && (e.EndOffset > v.dataEnd || e.EndOffset < e.Offset) {
+		return fmt.Errorf("endOffset %d outside [offset %d, %d]", e.EndOffset, e.Offset, v.dataEnd)
+	}
+	for _, d := range []digest.Digest{e.Digest, e.ChunkDigest} {
+		if d != "" {
+			if err := d.Validate(); err != nil {
+				return fmt.Errorf("invalid digest %q: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// scanTOC decodes the whole TOC once, validating and counting entries.
+func scanTOC(r io.Reader, dataEnd int64) (*entryValidator, *toc.Decoder, error) {
+	v := newEntryValidator(dataEnd)
+	d := toc.NewDecoder(r)
+	for {
+		e, err := d.Next()
+		if err == io.EOF {
+			return v, d, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd:chunked TOC: %w", err)
+		}
+		if err := v.check(d.Index()-1, e); err != nil {
+			return nil, nil, err
+		}
+	}
+}
