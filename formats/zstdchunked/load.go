@@ -140,4 +140,3 @@ func readRange(st *streams, fn func(io.Reader) error) error {
 	defer rc.Close()
 	return fn(rc)
 }
-
