@@ -48,3 +48,7 @@ generate:
 
 bench:
 	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem ./...
+
+# demo: the main job on the embedded demo layer (testdata/demo).
+demo: build
+	./bin/chunkdiff inspect testdata/demo/update.tar.zst --format text

@@ -1,0 +1,132 @@
+package differ
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
+	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/opencontainers/go-digest"
+)
+
+// MetadataSummary is what loading found, kept after the metadata is released.
+type MetadataSummary struct {
+	TOCDigest              digest.Digest `json:"toc_digest"`
+	TOCOffset              uint64        `json:"toc_offset"`
+	TOCCompressedSize      uint64        `json:"toc_compressed_size"`
+	TOCUncompressedSize    uint64        `json:"toc_uncompressed_size"`
+	TarSplitDigest         digest.Digest `json:"tar_split_digest,omitempty"`
+	TarSplitCompressedSize uint64        `json:"tar_split_compressed_size"`
+	TarSplitSize           uint64        `json:"tar_split_size"`
+	UncompressedSize       int64         `json:"uncompressed_size"` // -1: unknown
+	Entries                int           `json:"entries"`
+	RegularFiles           int           `json:"regular_files"`
+	Chunks                 int           `json:"chunk_entries"`
+	Dirs                   int           `json:"dirs"`
+	Symlinks               int           `json:"symlinks"`
+	Hardlinks              int           `json:"hardlinks"`
+	Other                  int           `json:"other"`
+}
+
+func zstdSummary(m *zstdchunked.Metadata) MetadataSummary {
+	return MetadataSummary{
+		TOCDigest: m.TOCDigest, TOCOffset: m.TOCOffset,
+		TOCCompressedSize: m.TOCCompressedSize, TOCUncompressedSize: m.TOCUncompressedSize,
+		TarSplitDigest: m.TarSplitDigest, TarSplitCompressedSize: m.TarSplitCompressedSize,
+		TarSplitSize: m.TarSplitSize, UncompressedSize: m.UncompressedTarSize,
+		Entries: m.Counts.Entries, RegularFiles: m.Counts.Regular, Chunks: m.Counts.Chunks,
+		Dirs: m.Counts.Dirs, Symlinks: m.Counts.Symlinks, Hardlinks: m.Counts.Hardlinks, Other: m.Counts.Other,
+	}
+}
+
+// sizes is what the load transition records.
+func (s MetadataSummary) sizes() map[string]int64 {
+	return map[string]int64{
+		"toc_compressed_bytes":       int64(s.TOCCompressedSize),
+		"toc_uncompressed_bytes":     int64(s.TOCUncompressedSize),
+		"tar_split_compressed_bytes": int64(s.TarSplitCompressedSize),
+		"tar_split_bytes":            int64(s.TarSplitSize),
+		"entries":                    int64(s.Entries),
+	}
+}
+
+// Dump is the diagnostic state dump: JSON-serialisable, a copy.
+type Dump struct {
+	State    states.State        `json:"state"`
+	Reason   *states.Reason      `json:"reason,omitempty"` // why it is in fallback, failed or convert-pending
+	Error    string              `json:"error,omitempty"`
+	Context  *dcontext.Summary   `json:"context,omitempty"`
+	Metadata *MetadataSummary    `json:"metadata,omitempty"`
+	History  []states.Transition `json:"history"`
+}
+
+// Dump returns the current diagnostic state.
+func (d *Differ) Dump() Dump {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := Dump{State: d.machine.Current(), History: d.machine.History()}
+	if d.ctx != nil {
+		s := d.ctx.Summary()
+		out.Context = &s
+	}
+	if d.meta != nil {
+		m := *d.meta
+		out.Metadata = &m
+	}
+	if d.err != nil {
+		out.Error = d.err.Error()
+	}
+	// The reason of the decision that ended the happy path, if any.
+	for i := len(out.History) - 1; i >= 0; i-- {
+		switch out.History[i].To {
+		case states.Fallback, states.Failed, states.ConvertPending:
+			r := out.History[i].Reason
+			out.Reason = &r
+		}
+		if out.Reason != nil {
+			break
+		}
+	}
+	return out
+}
+
+// WriteText renders the dump for people.
+func (d Dump) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "state:    %s\n", d.State)
+	if d.Reason != nil {
+		fmt.Fprintf(&b, "reason:   %s\n", d.Reason)
+	}
+	if d.Error != "" {
+		fmt.Fprintf(&b, "error:    %s\n", d.Error)
+	}
+	if c := d.Context; c != nil {
+		fmt.Fprintf(&b, "blob:     %s (%d bytes)\n", c.BlobDigest, c.BlobSize)
+		fmt.Fprintf(&b, "format:   %s\n", c.Format)
+		if c.TOCDigest != "" {
+			fmt.Fprintf(&b, "toc:      %s\n", c.TOCDigest)
+		}
+		fmt.Fprintf(&b, "limits:   toc %d B, tar-split %d B, %d ranges/request\n",
+			c.Limits.MaxTOCSize, c.Limits.MaxTarSplitSize, c.Limits.MaxRangesPerRequest)
+	}
+	if m := d.Metadata; m != nil {
+		fmt.Fprintf(&b, "entries:  %d (%d files, %d chunk entries, %d dirs, %d symlinks, %d hardlinks, %d other)\n",
+			m.Entries, m.RegularFiles, m.Chunks, m.Dirs, m.Symlinks, m.Hardlinks, m.Other)
+		fmt.Fprintf(&b, "toc:      %d B compressed, %d B uncompressed\n", m.TOCCompressedSize, m.TOCUncompressedSize)
+		fmt.Fprintf(&b, "tarsplit: %d B compressed, %d B uncompressed\n", m.TarSplitCompressedSize, m.TarSplitSize)
+		fmt.Fprintf(&b, "layer:    %d B uncompressed\n", m.UncompressedSize)
+	}
+	b.WriteString("history:\n")
+	for _, t := range d.History {
+		fmt.Fprintf(&b, "  %s  %-15s --%s--> %s", t.At.Format(time.RFC3339Nano), t.From, t.Event, t.To)
+		if s := t.Reason.String(); s != "" {
+			fmt.Fprintf(&b, "  (%s)", s)
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,107 @@
+package differ
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	annTOCDigest   = "io.github.containers.zstd-chunked.manifest-checksum"
+	annTOCPosition = "io.github.containers.zstd-chunked.manifest-position"
+	annTarSplitPos = "io.github.containers.zstd-chunked.tarsplit-position"
+	annEStargzTOC  = "containerd.io/snapshot/stargz/toc.digest"
+)
+
+// zstdLayer is a small upstream-produced zstd:chunked layer of the rich tree.
+func zstdLayer(t *testing.T) testutil.Layer {
+	return testutil.ZstdChunked(t, testutil.TarBytes(t, testutil.RichTree(1)))
+}
+
+// editAnnotations returns a layer producer with changed annotations
+// ("" deletes a key).
+func editAnnotations(kv ...string) func(t *testing.T) testutil.Layer {
+	return func(t *testing.T) testutil.Layer {
+		l := zstdLayer(t)
+		ann := map[string]string{}
+		for k, v := range l.Annotations {
+			ann[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(ann, kv[i])
+			} else {
+				ann[kv[i]] = kv[i+1]
+			}
+		}
+		l.Annotations = ann
+		return l
+	}
+}
+
+// hugeTOC announces a TOC larger than the limit, at a position that is valid
+// otherwise, so only the limit can decide.
+func hugeTOC(t *testing.T) testutil.Layer {
+	l := zstdLayer(t)
+	var off, length, ulen, typ uint64
+	_, err := fmt.Sscanf(l.Annotations[annTOCPosition], "%d:%d:%d:%d", &off, &length, &ulen, &typ)
+	require.NoError(t, err)
+	return editAnnotations(annTOCPosition, fmt.Sprintf("%d:%d:%d:%d", off, length, uint64(dcontext.DefaultMaxTOCSize+1), typ))(t)
+}
+
+// withoutTarSplit rewrites the TOC without its tarSplitDigest and appends it
+// to the blob as a new skippable frame, with annotations pointing at it: a
+// layer whose TOC carries no tar-split (old writers, BEHAVIOUR §3 row 12).
+func withoutTarSplit(t *testing.T) testutil.Layer {
+	l := zstdLayer(t)
+	var off, length, ulen, typ uint64
+	_, err := fmt.Sscanf(l.Annotations[annTOCPosition], "%d:%d:%d:%d", &off, &length, &ulen, &typ)
+	require.NoError(t, err)
+	dec, err := zstd.NewReader(nil)
+	require.NoError(t, err)
+	defer dec.Close()
+	raw, err := dec.DecodeAll(l.Blob[off:off+length], nil)
+	require.NoError(t, err)
+	var doc map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	require.Contains(t, doc, "tarSplitDigest")
+	delete(doc, "tarSplitDigest")
+	plain, err := json.Marshal(doc)
+	require.NoError(t, err)
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	compressed := enc.EncodeAll(plain, nil)
+	var frame bytes.Buffer
+	frame.Write([]byte{0x50, 0x2A, 0x4D, 0x18})
+	require.NoError(t, binary.Write(&frame, binary.LittleEndian, uint32(len(compressed))))
+	frame.Write(compressed)
+	// The new TOC goes before the last 72 bytes (the footer frame), so every
+	// position check against the footer still holds.
+	footerAt := len(l.Blob) - 72
+	blob := append(append(append([]byte(nil), l.Blob[:footerAt]...), frame.Bytes()...), l.Blob[footerAt:]...)
+	newOff := uint64(footerAt + 8)
+	l.Blob = blob
+	l.Digest = digest.FromBytes(blob)
+	l.Annotations = map[string]string{
+		annTOCDigest:   digest.FromBytes(compressed).String(),
+		annTOCPosition: fmt.Sprintf("%d:%d:%d:1", newOff, len(compressed), len(plain)),
+	}
+	return l
+}
+
+func estargzLayer(t *testing.T) testutil.Layer {
+	return testutil.EStargz(t, testutil.TarBytes(t, testutil.RichTree(1)), 64<<10, nil)
+}
+
+func gzipLayer(t *testing.T) testutil.Layer {
+	return testutil.Gzip(t, testutil.TarBytes(t, testutil.RichTree(1)))
+}
+

@@ -1,0 +1,70 @@
+package differ
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
+	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+)
+
+// load runs the format-specific rows of the decision matrix (BEHAVIOUR §3).
+func (d *Differ) load(ctx context.Context, c *dcontext.Context) error {
+	switch c.Format() {
+	case dcontext.FormatZstdChunked:
+		return d.loadZstdChunked(ctx, c)
+	case dcontext.FormatEStargz:
+		// Row 13, decided before any I/O: eStargz carries no tar-split, so
+		// the layer's DiffID cannot be verified.
+		if !c.PullOptions().InsecureAllowUnpredictableImageContents {
+			return d.decline(states.Because(states.CodeEStargzUnverifiable,
+				"eStargz layers cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
+		}
+		return d.decline(states.Because(states.CodeEStargzUnsupported, "eStargz partial pulls are not supported yet"), nil)
+	default: // row 19
+		return d.decline(states.Because(states.CodeNoTOC, "the layer has no TOC annotation"), nil)
+	}
+}
+
+func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context) error {
+	ann, err := zstdchunked.ParseAnnotations(c.Annotations()) // row 6
+	if err != nil {
+		return d.fail(err)
+	}
+	if c.Source() == nil {
+		return d.fail(errors.New("no blob source to read the zstd:chunked metadata from"))
+	}
+	if err := ctx.Err(); err != nil {
+		return d.fail(fmt.Errorf("loading zstd:chunked metadata: %w", err))
+	}
+	limits := c.Limits()
+	meta, err := zstdchunked.Load(ctx, c.Source(), c.BlobSize(), ann, zstdchunked.Options{
+		TempDir:         c.TempDir(),
+		MaxTOCSize:      uint64(limits.MaxTOCSize),
+		MaxTarSplitSize: uint64(limits.MaxTarSplitSize),
+	})
+	var limit *zstdchunked.LimitError
+	switch {
+	case errors.As(err, &limit): // row 7
+		return d.decline(states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
+	case errors.Is(err, zstdchunked.ErrRangesRefused): // row 8
+		return d.decline(states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
+	case err != nil: // rows 9-11
+		return d.fail(fmt.Errorf("loading zstd:chunked metadata: %w", err))
+	}
+	summary := zstdSummary(meta)
+	d.mu.Lock()
+	d.meta = &summary
+	d.mu.Unlock()
+	if err := d.advance(states.Load, states.Reason{Detail: "zstd:chunked TOC and tar-split verified"}, summary.sizes(), metadataLoaded{zstd: meta}); err != nil {
+		_ = meta.Close()
+		return err
+	}
+	if !meta.HasTarSplit() && !c.PullOptions().InsecureAllowUnpredictableImageContents { // row 12
+		return d.decline(states.Because(states.CodeNoTarSplit,
+			"the TOC has no tar-split, so the layer cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
+	}
+	return nil
+}
