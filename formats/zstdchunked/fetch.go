@@ -7,11 +7,11 @@ import (
 	"io"
 )
 
-// errTooFewStreams and errTooManyStreams are source contract violations
+// ErrTooFewStreams and ErrTooManyStreams are source contract violations
 // (BEHAVIOUR §1.2).
 var (
-	errTooFewStreams  = errors.New("source returned fewer streams than ranges requested")
-	errTooManyStreams = errors.New("source returned more streams than ranges requested")
+	ErrTooFewStreams  = errors.New("source returned fewer streams than ranges requested")
+	ErrTooManyStreams = errors.New("source returned more streams than ranges requested")
 )
 
 // streams consumes the channel pair returned by GetBlobAt, one stream per
@@ -29,11 +29,11 @@ type streams struct {
 // as soon as it arrives.
 func (s *streams) next() (io.ReadCloser, error) {
 	if s.got >= s.want {
-		return nil, errTooManyStreams // caller bug; never asks for more
+		return nil, ErrTooManyStreams // caller bug; never asks for more
 	}
 	for {
 		if s.ch == nil && s.errs == nil {
-			return nil, fmt.Errorf("stream %d of %d: %w", s.got+1, s.want, errTooFewStreams)
+			return nil, fmt.Errorf("stream %d of %d: %w", s.got+1, s.want, ErrTooFewStreams)
 		}
 		select {
 		case rc, ok := <-s.ch:
@@ -81,7 +81,7 @@ func (s *streams) finish() error {
 			}
 			s.got++
 			if s.got > s.want && err == nil {
-				err = errTooManyStreams
+				err = ErrTooManyStreams
 			}
 		case e, ok := <-s.errs:
 			if !ok {

@@ -1,6 +1,7 @@
 package zstdchunked
 
 import (
+	_ "crypto/sha512" // register sha384/sha512: any go-digest algorithm may be used
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // Until the digest has been checked dst holds unauthenticated data; callers
 // discard it on error.
 func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen uint64, dst io.Writer, what string) error {
+	if !want.Algorithm().Available() {
+		// Digester would panic.
+		return fmt.Errorf("zstd:chunked %s: digest algorithm %q not available", what, want.Algorithm())
+	}
 	h := want.Algorithm().Digester()
 	cr := &countingReader{r: io.LimitReader(src, int64(compLen))}
 	tee := io.TeeReader(cr, h.Hash())
