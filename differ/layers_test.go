@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"sync"
 	"testing"
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
@@ -22,8 +24,32 @@ const (
 )
 
 // zstdLayer is a small upstream-produced zstd:chunked layer of the rich tree.
+// Producing it takes seconds under -race, so it is built once and shared
+// (tests only read it; layer producers below copy before changing anything).
 func zstdLayer(t *testing.T) testutil.Layer {
-	return testutil.ZstdChunked(t, testutil.TarBytes(t, testutil.RichTree(1)))
+	richMu.Lock()
+	defer richMu.Unlock()
+	if richZstd == nil {
+		l := testutil.ZstdChunked(t, richTar(t))
+		richZstd = &l
+	}
+	l := *richZstd
+	l.Annotations = maps.Clone(l.Annotations)
+	return l
+}
+
+var (
+	richMu     sync.Mutex
+	richZstd   *testutil.Layer
+	richTarBuf []byte
+)
+
+// richTar is the uncompressed tar of the rich tree, built once.
+func richTar(t *testing.T) []byte {
+	if richTarBuf == nil {
+		richTarBuf = testutil.TarBytes(t, testutil.RichTree(1))
+	}
+	return richTarBuf
 }
 
 // editAnnotations returns a layer producer with changed annotations
@@ -98,10 +124,13 @@ func withoutTarSplit(t *testing.T) testutil.Layer {
 }
 
 func estargzLayer(t *testing.T) testutil.Layer {
-	return testutil.EStargz(t, testutil.TarBytes(t, testutil.RichTree(1)), 64<<10, nil)
+	richMu.Lock()
+	defer richMu.Unlock()
+	return testutil.EStargz(t, richTar(t), 64<<10, nil)
 }
 
 func gzipLayer(t *testing.T) testutil.Layer {
-	return testutil.Gzip(t, testutil.TarBytes(t, testutil.RichTree(1)))
+	richMu.Lock()
+	defer richMu.Unlock()
+	return testutil.Gzip(t, richTar(t))
 }
-

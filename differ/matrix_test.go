@@ -1,0 +1,166 @@
+package differ
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/opencontainers/go-digest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	storage "go.podman.io/storage"
+	graphdriver "go.podman.io/storage/drivers"
+	"go.podman.io/storage/pkg/chunked"
+)
+
+// outcome is what a row of BEHAVIOUR.md §3 must produce.
+type outcome int
+
+const (
+	wantFallback  outcome = iota // F: matches the fallback type, cannot convert
+	wantFallbackC                // F+C: fallback that convert_images could overcome
+	wantHardError                // E: an error that does not match the fallback type
+	wantConvert                  // →conv: a differ in convert-pending
+	wantLoaded                   // a differ in metadata-loaded
+)
+
+type matrixRow struct {
+	name      string
+	pull      map[string]string
+	layer     func(t *testing.T) testutil.Layer
+	srcOpts   []testutil.SourceOption
+	store     func(tb testing.TB, pull map[string]string) storage.Store
+	want      outcome
+	code      states.Code // reason code for fallbacks/conversions
+	errSubstr string      // for hard errors: what the message must name
+	noRequest bool        // the decision is made without any GetBlobAt
+}
+
+var (
+	partial        = map[string]string{"enable_partial_images": "true"}
+	partialConvert = map[string]string{"enable_partial_images": "true", "convert_images": "true"}
+	partialInsec   = map[string]string{"enable_partial_images": "true", "insecure_allow_unpredictable_image_contents": "true"}
+)
+
+func withOpts(base map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// brokenDriverStore is a real store whose GraphDriver fails (row 2).
+type brokenDriverStore struct{ storage.Store }
+
+func (brokenDriverStore) GraphDriver() (graphdriver.Driver, error) {
+	return nil, errors.New("graph driver unavailable (test)")
+}
+
+func TestDecisionMatrix(t *testing.T) {
+	overlay := testutil.NewOverlayStore
+	rows := []matrixRow{
+		{name: "1 partial images disabled", pull: map[string]string{}, layer: zstdLayer, want: wantFallback, code: states.CodePartialDisabled, noRequest: true},
+		{name: "1 partial images disabled with convert_images", pull: map[string]string{"convert_images": "true"}, layer: zstdLayer, want: wantFallback, code: states.CodePartialDisabled, noRequest: true},
+		{name: "1 wins over a bad annotation", pull: map[string]string{}, layer: editAnnotations(annTOCDigest, "garbage"), want: wantFallback, code: states.CodePartialDisabled, noRequest: true},
+		{name: "2 graph driver error", pull: partial, layer: zstdLayer, want: wantHardError, errSubstr: "graph driver unavailable", noRequest: true,
+			store: func(tb testing.TB, p map[string]string) storage.Store { return brokenDriverStore{overlay(tb, p)} }},
+		{name: "3 driver without differ", pull: partial, layer: zstdLayer, store: testutil.NewVFSStore, want: wantFallback, code: states.CodeNoDifferDriver, noRequest: true},
+		{name: "3 driver without differ with convert_images", pull: partialConvert, layer: zstdLayer, store: testutil.NewVFSStore, want: wantHardError, errSubstr: "convert_images requires", noRequest: true},
+		{name: "4 both TOC annotations", pull: partial, layer: editAnnotations(annEStargzTOC, string(digest.FromString("x"))), want: wantHardError, errSubstr: "both", noRequest: true},
+		{name: "5 TOC digest does not parse", pull: partial, layer: editAnnotations(annTOCDigest, "sha256:xyz"), want: wantHardError, errSubstr: "not a valid digest", noRequest: true},
+		{name: "6 manifest position missing", pull: partial, layer: editAnnotations(annTOCPosition, ""), want: wantHardError, errSubstr: annTOCPosition, noRequest: true},
+		{name: "6 manifest position unparsable", pull: partial, layer: editAnnotations(annTOCPosition, "1:2:x:1"), want: wantHardError, errSubstr: annTOCPosition, noRequest: true},
+		{name: "6 manifest type not 1", pull: partial, layer: editAnnotations(annTOCPosition, "1:2:3:2"), want: wantHardError, errSubstr: annTOCPosition, noRequest: true},
+		{name: "6 tar-split position unparsable", pull: partial, layer: editAnnotations(annTarSplitPos, "1:x"), want: wantHardError, errSubstr: annTarSplitPos, noRequest: true},
+		{name: "7 TOC too large", pull: partial, layer: hugeTOC, want: wantFallback, code: states.CodeMetadataTooLarge, noRequest: true},
+		{name: "7 TOC too large with convert_images", pull: partialConvert, layer: hugeTOC, want: wantHardError, errSubstr: "neither a partial pull nor convert_images is possible", noRequest: true},
+		{name: "8 ranges refused", pull: partial, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.Refuse()}, want: wantFallbackC, code: states.CodeRangesRefused},
+		{name: "8 ranges refused with convert_images", pull: partialConvert, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.Refuse()}, want: wantConvert, code: states.CodeRangesRefused},
+		{name: "9 source error", pull: partialConvert, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.FailWith(errors.New("registry on fire"))}, want: wantHardError, errSubstr: "registry on fire"},
+		{name: "9 TOC digest mismatch", pull: partial, layer: editAnnotations(annTOCDigest, string(digest.FromString("other"))), want: wantHardError, errSubstr: "digest"},
+		{name: "9 corrupt stream", pull: partial, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.CorruptStreams(0)}, want: wantHardError, errSubstr: "digest"},
+		{name: "10 tarSplitDigest without position", pull: partial, layer: editAnnotations(annTarSplitPos, ""), want: wantHardError, errSubstr: "tarSplitDigest"},
+		{name: "11 tar-split corrupt", pull: partialConvert, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.CorruptStreams(1)}, want: wantHardError, errSubstr: "tar-split"},
+		{name: "12 no tar-split", pull: partial, layer: withoutTarSplit, want: wantFallbackC, code: states.CodeNoTarSplit},
+		{name: "12 no tar-split with convert_images", pull: partialConvert, layer: withoutTarSplit, want: wantConvert, code: states.CodeNoTarSplit},
+		{name: "12 no tar-split with insecure", pull: partialInsec, layer: withoutTarSplit, want: wantLoaded},
+		{name: "13 eStargz without insecure", pull: partial, layer: estargzLayer, want: wantFallbackC, code: states.CodeEStargzUnverifiable, noRequest: true},
+		{name: "13 eStargz without insecure with convert_images", pull: partialConvert, layer: estargzLayer, want: wantConvert, code: states.CodeEStargzUnverifiable, noRequest: true},
+		{name: "19 no TOC annotation", pull: partial, layer: gzipLayer, want: wantFallbackC, code: states.CodeNoTOC, noRequest: true},
+		{name: "19 no TOC annotation with convert_images", pull: partialConvert, layer: gzipLayer, want: wantConvert, code: states.CodeNoTOC, noRequest: true},
+		{name: "partial pull", pull: partial, layer: zstdLayer, want: wantLoaded},
+		{name: "partial pull with convert_images", pull: partialConvert, layer: zstdLayer, want: wantLoaded},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			newStore := row.store
+			if newStore == nil {
+				newStore = overlay
+			}
+			store := newStore(t, row.pull)
+			layer := row.layer(t)
+			src := testutil.NewSource(layer.Blob, row.srcOpts...)
+
+			d, err := OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, src)
+			require.NotNil(t, d)
+			defer func() { require.NoError(t, d.Close()) }()
+			dump := d.Dump()
+
+			var fb chunked.ErrFallbackToOrdinaryLayerDownload
+			var ours *FallbackError
+			switch row.want {
+			case wantFallback, wantFallbackC:
+				require.Error(t, err)
+				require.ErrorAs(t, err, &fb, "must match upstream's fallback type")
+				require.ErrorAs(t, err, &ours)
+				assert.Equal(t, row.code, ours.Reason.Code)
+				assert.Equal(t, row.want == wantFallbackC, ours.CanConvert())
+				assert.Equal(t, states.Fallback, d.State())
+				require.NotNil(t, dump.Reason)
+				assert.Equal(t, row.code, dump.Reason.Code)
+			case wantHardError:
+				require.Error(t, err)
+				assert.False(t, errors.As(err, &fb), "hard error must not match the fallback type: %v", err)
+				assert.Contains(t, err.Error(), row.errSubstr)
+				assert.Equal(t, states.Failed, d.State())
+				assert.Equal(t, err.Error(), dump.Error)
+			case wantConvert:
+				require.NoError(t, err)
+				assert.Equal(t, states.ConvertPending, d.State())
+				require.NotNil(t, dump.Reason)
+				assert.Equal(t, row.code, dump.Reason.Code)
+			case wantLoaded:
+				require.NoError(t, err)
+				assert.Equal(t, states.MetadataLoaded, d.State())
+				require.NotNil(t, dump.Metadata)
+				assert.Len(t, src.Requests(), 1, "TOC and tar-split in one request")
+			}
+			if row.noRequest {
+				assert.Empty(t, src.Requests(), "decided without fetching anything")
+			}
+			// The drop-in constructor agrees and returns no differ on error.
+			store2 := newStore(t, row.pull)
+			d2, err2 := NewDiffer(t.Context(), store2, layer.Digest, layer.Size(), layer.Annotations, testutil.NewSource(layer.Blob, row.srcOpts...))
+			if err != nil {
+				assert.Nil(t, d2)
+				assert.Equal(t, errors.As(err, &fb), errors.As(err2, &fb))
+			} else {
+				require.NoError(t, err2)
+				require.NoError(t, d2.Close())
+			}
+			// The history ends in the state reached, with a reason for every
+			// decision off the happy path.
+			last := dump.History[len(dump.History)-1]
+			assert.Equal(t, dump.State, last.To)
+			if last.To == states.Fallback || last.To == states.Failed || last.To == states.ConvertPending {
+				assert.NotEmpty(t, strings.TrimSpace(last.Reason.String()))
+			}
+		})
+	}
+}
