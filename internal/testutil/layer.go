@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"maps"
+	"sync"
 	"testing"
 
 	"github.com/containerd/stargz-snapshotter/estargz"
@@ -26,10 +28,31 @@ type Layer struct {
 // Size returns the blob size, as NewDiffer wants it.
 func (l Layer) Size() int64 { return int64(len(l.Blob)) }
 
+// zstdChunkedCache memoises ZstdChunked by input digest: level-10
+// compression of RichTree is slow under -race and many tests share trees.
+var zstdChunkedCache sync.Map // digest.Digest -> Layer
+
 // ZstdChunked compresses tarBytes with upstream's real zstd:chunked writer
-// (default level), so the blob is exactly what podman would push.
+// (default level), so the blob is exactly what podman would push. Results
+// are cached per process; every call returns its own copy.
 func ZstdChunked(tb testing.TB, tarBytes []byte) Layer {
 	tb.Helper()
+	key := digest.FromBytes(tarBytes)
+	if l, ok := zstdChunkedCache.Load(key); ok {
+		return l.(Layer).clone()
+	}
+	l := zstdChunked(tb, tarBytes)
+	zstdChunkedCache.Store(key, l)
+	return l.clone()
+}
+
+func (l Layer) clone() Layer {
+	l.Blob = bytes.Clone(l.Blob)
+	l.Annotations = maps.Clone(l.Annotations)
+	return l
+}
+
+func zstdChunked(tb testing.TB, tarBytes []byte) Layer {
 	var buf bytes.Buffer
 	ann := map[string]string{}
 	w, err := compressor.ZstdCompressor(&buf, ann, nil)
