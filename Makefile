@@ -6,7 +6,7 @@ GOFLAGS_T := -tags $(TAGS)
 # Packages where goroutines live; they run under the race detector in `make test`.
 RACE_PKGS ?= ./differ/... ./internal/...
 FUZZTIME  ?= 10s
-LINT      ?= $(shell command -v golangci-lint 2>/dev/null || echo $(HOME)/go/bin/golangci-lint)
+GOLANGCI  ?= $(shell command -v golangci-lint 2>/dev/null || echo $(HOME)/go/bin/golangci-lint)
 
 .PHONY: all build test test-race test-rest fuzz fuzz-short lint bench demo generate
 
@@ -41,7 +41,7 @@ fuzz:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(GOFLAGS_T) ./...
-	$(LINT) run --build-tags $(TAGS) ./...
+	$(GOLANGCI) run --build-tags $(TAGS) ./...
 
 generate:
 	$(GO) generate $(GOFLAGS_T) ./...

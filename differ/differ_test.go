@@ -92,7 +92,7 @@ func TestLimitsComeFromTheContext(t *testing.T) {
 	src := testutil.NewSource(l.Blob)
 	d, err := Open(t.Context(), enabled, l.Digest, l.Size(), l.Annotations, src,
 		dcontext.WithLimits(dcontext.Limits{MaxTOCSize: 64}), dcontext.WithTempDir(t.TempDir()))
-	defer d.Close()
+	t.Cleanup(func() { _ = d.Close() })
 	var fb *FallbackError
 	require.ErrorAs(t, err, &fb)
 	assert.Equal(t, states.CodeMetadataTooLarge, fb.Reason.Code)
@@ -106,7 +106,7 @@ func TestCancelledContextFailsBeforeFetching(t *testing.T) {
 	ctx, cancel := contextWithCancel(t)
 	cancel()
 	d, err := Open(ctx, enabled, l.Digest, l.Size(), l.Annotations, src, dcontext.WithTempDir(t.TempDir()))
-	defer d.Close()
+	t.Cleanup(func() { _ = d.Close() })
 	require.Error(t, err)
 	assert.Equal(t, states.Failed, d.State())
 	assert.Empty(t, src.Requests())
@@ -118,7 +118,7 @@ func TestCancelledContextFailsBeforeFetching(t *testing.T) {
 func TestDumpTextNamesStateAndReason(t *testing.T) {
 	l := gzipLayer(t)
 	d, err := Open(t.Context(), enabled, l.Digest, l.Size(), l.Annotations, testutil.NewSource(l.Blob))
-	defer d.Close()
+	t.Cleanup(func() { _ = d.Close() })
 	require.True(t, IsFallback(err))
 	var out textBuffer
 	require.NoError(t, d.Dump().WriteText(&out))
@@ -142,7 +142,7 @@ func TestFallbackErrorUnwrapsCause(t *testing.T) {
 	l := zstdLayer(t)
 	src := testutil.NewSource(l.Blob, testutil.Refuse())
 	d, err := Open(t.Context(), enabled, l.Digest, l.Size(), l.Annotations, src, dcontext.WithTempDir(t.TempDir()))
-	defer d.Close()
+	t.Cleanup(func() { _ = d.Close() })
 	var fb *FallbackError
 	require.ErrorAs(t, err, &fb)
 	assert.True(t, fb.CanConvert())

@@ -44,17 +44,6 @@ var (
 	partialInsec   = map[string]string{"enable_partial_images": "true", "insecure_allow_unpredictable_image_contents": "true"}
 )
 
-func withOpts(base map[string]string, kv ...string) map[string]string {
-	out := map[string]string{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i]] = kv[i+1]
-	}
-	return out
-}
-
 // brokenDriverStore is a real store whose GraphDriver fails (row 2).
 type brokenDriverStore struct{ storage.Store }
 

@@ -36,7 +36,7 @@ error here: the dump says why.`,
 			if err != nil {
 				return err
 			}
-			defer src.Close()
+			defer func() { _ = src.Close() }()
 			d, openErr := differ.Open(cmd.Context(), l.pull, l.digest, l.size, l.annotations, src, l.opts...)
 			dump := d.Dump()
 			if err := d.Close(); err != nil {
