@@ -169,3 +169,10 @@ func zstdEncodeF(b []byte) []byte {
 	e, _ := zstd.NewWriter(nil)
 	return e.EncodeAll(b, nil)
 }
+
+func zstdDecodeF(b []byte) []byte {
+	d, _ := zstd.NewReader(nil)
+	defer d.Close()
+	out, _ := d.DecodeAll(b, nil)
+	return out
+}
