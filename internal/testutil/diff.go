@@ -74,7 +74,8 @@ func Diff(a, b map[string]FileInfo, opts ...DiffOption) []string {
 		field("link", x.Link, y.Link)
 		field("hardlink group", x.LinkGroup, y.LinkGroup)
 		field("rdev", fmt.Sprintf("%d:%d", x.Major, x.Minor), fmt.Sprintf("%d:%d", y.Major, y.Minor))
-		if !(c.ignoreDirMtimes && x.Type == "dir" && y.Type == "dir") && !x.ModTime.Equal(y.ModTime) {
+		bothDirs := x.Type == "dir" && y.Type == "dir"
+		if (!c.ignoreDirMtimes || !bothDirs) && !x.ModTime.Equal(y.ModTime) {
 			out = append(out, fmt.Sprintf("%s: mtime %s != %s", p, x.ModTime.Format("2006-01-02T15:04:05.999999999Z"), y.ModTime.Format("2006-01-02T15:04:05.999999999Z")))
 		}
 		xa, ya := c.xattrs(x.Xattrs), c.xattrs(y.Xattrs)
