@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -33,7 +34,13 @@ func NewVFSStore(tb testing.TB, pullOptions map[string]string) storage.Store {
 }
 
 func newStore(tb testing.TB, driver string, pullOptions map[string]string) storage.Store {
-	root := tb.TempDir()
+	// Not tb.TempDir(): its name comes from the test name, and a comma in a
+	// subtest name ends up in overlay's mount options, which commas separate.
+	root, err := os.MkdirTemp("", "chunkdiff-store-")
+	if err != nil {
+		tb.Fatalf("store root: %v", err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(root) })
 	store, err := storage.GetStore(types.StoreOptions{
 		RunRoot:         filepath.Join(root, "run"),
 		GraphRoot:       filepath.Join(root, "graph"),
