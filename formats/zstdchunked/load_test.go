@@ -522,6 +522,7 @@ func FuzzLoadTOC(f *testing.F) {
 	}
 	small := []byte(`{"version":1,"entries":[{"type":"reg","name":"a","size":3,"offset":10,"endOffset":20},{"type":"chunk","name":"a","offset":15}]}`)
 	f.Add(zstdEncodeF(small), uint32(len(small)))
+	dir := f.TempDir() // shared: every spool is unlinked, so it must stay empty
 	f.Fuzz(func(t *testing.T, comp []byte, ulen uint32) {
 		if len(comp) == 0 {
 			return
@@ -532,7 +533,6 @@ func FuzzLoadTOC(f *testing.F) {
 		b.Write(comp)
 		b.Write(make([]byte, 72))
 		a := Annotations{TOCDigest: digest.FromBytes(comp), TOC: Position{Offset: 4096 + 8, Length: uint64(len(comp)), UncompressedLength: uint64(ulen)}}
-		dir := t.TempDir()
 		m, err := Load(context.Background(), testutil.NewSource(b.Bytes()), int64(b.Len()), a, Options{TempDir: dir, MaxTOCSize: 8 << 20})
 		if err == nil {
 			if m.HasTarSplit() {
