@@ -1,0 +1,93 @@
+// Package estargz reads the metadata of eStargz layers (FORMATS §3) for
+// partial pulls: the footer, then the TOC, verified against the TOC digest
+// annotation, validated and spooled to disk. It mirrors formats/zstdchunked
+// so the differ can treat both formats alike.
+package estargz
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	chunked "go.podman.io/storage/pkg/chunked"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Load fetches the footer and then the TOC of an eStargz blob of blobSize
+// bytes, in two GetBlobAt calls, and verifies the TOC JSON against
+// tocDigest. A TOC member over opts' limit is refused from the footer alone,
+// before the TOC is requested (a *LimitError); a refused range request
+// returns an error matching ErrRangesRefused. On error nothing is left open.
+func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, tocDigest digest.Digest, opts Options) (_ *Metadata, retErr error) {
+	if blobSize <= FooterSize {
+		return nil, &LayoutError{What: fmt.Sprintf("blob size %d is not larger than the %d-byte footer", blobSize, FooterSize)}
+	}
+	// Checked before any request: Digester would panic on an unknown
+	// algorithm.
+	if err := tocDigest.Validate(); err != nil {
+		return nil, fmt.Errorf("eStargz TOC digest %q: %w", tocDigest, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("eStargz: %w", err)
+	}
+
+	footerAt := blobSize - FooterSize
+	var tocOffset int64
+	if err := fetchRange(ctx, src, chunked.ImageSourceChunk{Offset: uint64(footerAt), Length: FooterSize}, "footer", func(r io.Reader) error {
+		var b [FooterSize]byte
+		if n, err := io.ReadFull(r, b[:]); err != nil {
+			return fmt.Errorf("got %d of %d bytes: %w", n, FooterSize, err)
+		}
+		var err error
+		tocOffset, err = ParseFooter(b[:])
+		return err
+	}); err != nil {
+		return nil, err
+	}
+
+	switch {
+	case tocOffset >= blobSize:
+		return nil, &LayoutError{What: fmt.Sprintf("TOC offset %d is beyond the blob (size %d)", tocOffset, blobSize)}
+	case tocOffset >= footerAt:
+		return nil, &LayoutError{What: fmt.Sprintf("TOC offset %d is inside the footer (at %d)", tocOffset, footerAt)}
+	}
+	tocLen := footerAt - tocOffset
+	if maxTOC := opts.maxTOC(); uint64(tocLen) > maxTOC {
+		return nil, &LimitError{What: "TOC gzip member size", Size: uint64(tocLen), Limit: maxTOC}
+	}
+
+	m := &Metadata{
+		TOCDigest:           tocDigest,
+		TOCOffset:           uint64(tocOffset),
+		TOCCompressedSize:   uint64(tocLen),
+		UncompressedTarSize: -1,
+	}
+	defer func() {
+		if retErr != nil {
+			_ = m.Close() // read-only use so far: nothing to lose
+		}
+	}()
+	var err error
+	if m.tocFile, err = openTemp(opts.TempDir); err != nil {
+		return nil, fmt.Errorf("eStargz TOC spool: %w", err)
+	}
+
+	var jsonLen int64
+	if err := fetchRange(ctx, src, chunked.ImageSourceChunk{Offset: uint64(tocOffset), Length: uint64(tocLen)}, "TOC", func(r io.Reader) error {
+		var err error
+		jsonLen, err = readTOCMember(r, tocLen, opts.maxTOC(), tocDigest, m.tocFile)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	m.TOCUncompressedSize = uint64(jsonLen)
+
+	v, d, err := scanTOC(m.TOCJSON(), tocOffset)
+	if err != nil {
+		return nil, err
+	}
+	m.Counts = v.counts
+	m.TOCVersion = d.Version()
+	return m, nil
+}

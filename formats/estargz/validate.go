@@ -1,0 +1,217 @@
+package estargz
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/chunkdiff/chunkdiff/formats/toc"
+	stargz "github.com/containerd/stargz-snapshotter/estargz"
+	"github.com/opencontainers/go-digest"
+)
+
+// Counts summarises the TOC entries.
+type Counts struct {
+	Entries   int // all entries, chunk entries included
+	Regular   int // "reg" entries, landmarks included
+	Chunks    int
+	Dirs      int
+	Symlinks  int
+	Hardlinks int
+	Other     int // char, block, fifo
+	Landmarks int // .prefetch.landmark and .no.prefetch.landmark entries
+}
+
+// entryValidator checks entries one by one, in TOC order, and counts them.
+type entryValidator struct {
+	dataEnd    int64 // TOC offset: payloads lie in [0, dataEnd)
+	counts     Counts
+	lastOffset int64
+
+	// The "reg" entry the following "chunk" entries belong to.
+	inGroup    bool
+	groupIndex int
+	groupName  string
+	groupSize  int64
+	covered    int64 // uncompressed bytes described by the group so far
+	lastChunk  bool  // a chunkSize 0 ("to the end of the file") was seen
+}
+
+func newEntryValidator(dataEnd int64) *entryValidator {
+	return &entryValidator{dataEnd: dataEnd}
+}
+
+func (v *entryValidator) check(i int, e *toc.Entry) error {
+	if e.Type != toc.TypeChunk {
+		if err := v.closeGroup(); err != nil {
+			return err
+		}
+	}
+	if e.Type == toc.TypeReg {
+		v.groupIndex = i
+	}
+	if err := v.checkEntry(e); err != nil {
+		return &EntryError{Index: i, Name: e.Name, Err: err}
+	}
+	return nil
+}
+
+func (v *entryValidator) checkEntry(e *toc.Entry) error {
+	v.counts.Entries++
+	if e.Name == "" {
+		return errors.New("empty name")
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"size", e.Size}, {"offset", e.Offset}, {"endOffset", e.EndOffset}, {"chunkSize", e.ChunkSize}, {"chunkOffset", e.ChunkOffset}} {
+		if f.v < 0 {
+			return fmt.Errorf("negative %s %d", f.name, f.v)
+		}
+	}
+	if e.InnerOffset != 0 {
+		return fmt.Errorf("%w (innerOffset %d)", ErrInnerOffset, e.InnerOffset)
+	}
+	// Zero chunks are a zstd:chunked feature; no eStargz writer emits them.
+	if e.ChunkType != toc.ChunkTypeData {
+		return fmt.Errorf("chunkType %q is not used by eStargz", e.ChunkType)
+	}
+	switch e.Type {
+	case toc.TypeReg:
+		v.counts.Regular++
+		if e.Name == stargz.PrefetchLandmark || e.Name == stargz.NoPrefetchLandmark {
+			v.counts.Landmarks++
+		}
+		if err := v.startGroup(e); err != nil {
+			return err
+		}
+	case toc.TypeChunk:
+		v.counts.Chunks++
+		if err := v.addChunk(e); err != nil {
+			return err
+		}
+	case toc.TypeDir, toc.TypeSymlink, toc.TypeHardlink, toc.TypeChar, toc.TypeBlock, toc.TypeFifo:
+		switch e.Type {
+		case toc.TypeDir:
+			v.counts.Dirs++
+		case toc.TypeSymlink:
+			v.counts.Symlinks++
+		case toc.TypeHardlink:
+			v.counts.Hardlinks++
+		default:
+			v.counts.Other++
+		}
+	default:
+		return fmt.Errorf("unknown entry type %q", e.Type)
+	}
+	if err := v.checkOffsets(e); err != nil {
+		return err
+	}
+	for _, d := range []digest.Digest{e.Digest, e.ChunkDigest} {
+		if d != "" {
+			if err := d.Validate(); err != nil {
+				return fmt.Errorf("invalid digest %q: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// closeGroup checks that the chunks of the group just ended describe the
+// whole file: a short last chunk would make the file come out short.
+func (v *entryValidator) closeGroup() error {
+	if v.inGroup && !v.lastChunk && v.covered != v.groupSize {
+		return &EntryError{Index: v.groupIndex, Name: v.groupName,
+			Err: fmt.Errorf("chunks cover %d of the file's %d bytes", v.covered, v.groupSize)}
+	}
+	v.inGroup = false
+	return nil
+}
+
+// startGroup opens a regular file's chunk group. The entry describes chunk
+// 0 (FORMATS §3.4: chunkSize 0 means "to the end of the file").
+func (v *entryValidator) startGroup(e *toc.Entry) error {
+	v.inGroup, v.groupName, v.groupSize = true, e.Name, e.Size
+	v.covered, v.lastChunk = e.ChunkSize, e.ChunkSize == 0
+	if e.ChunkOffset != 0 {
+		return fmt.Errorf("chunkOffset %d on the file's first chunk", e.ChunkOffset)
+	}
+	if e.Size > 0 {
+		// Without them the payload can be neither located nor verified.
+		if e.Offset == 0 {
+			return errors.New("non-empty regular file without offset")
+		}
+		if e.Digest == "" {
+			return errors.New("non-empty regular file without digest")
+		}
+	}
+	if v.covered > e.Size {
+		return fmt.Errorf("chunkSize %d exceeds the file size %d", e.ChunkSize, e.Size)
+	}
+	return nil
+}
+
+// addChunk checks a "chunk" entry against its group: range derivation
+// groups chunks with the "reg" before them (FORMATS §1.8), and the sizes
+// must tile the file.
+func (v *entryValidator) addChunk(e *toc.Entry) error {
+	switch {
+	case !v.inGroup:
+		return errors.New(`"chunk" entry does not follow a "reg" entry`)
+	case e.Name != v.groupName:
+		return fmt.Errorf("chunk entry name differs from its file %q", v.groupName)
+	case v.lastChunk:
+		return errors.New("chunk entry after the file's last chunk (chunkSize 0)")
+	case e.ChunkOffset != v.covered:
+		return fmt.Errorf("chunkOffset %d, want %d (the sum of the previous chunk sizes)", e.ChunkOffset, v.covered)
+	case e.ChunkOffset >= v.groupSize:
+		return fmt.Errorf("chunkOffset %d at or past the file size %d", e.ChunkOffset, v.groupSize)
+	case e.Offset == 0:
+		return errors.New("chunk entry without offset")
+	case e.ChunkSize > v.groupSize-v.covered:
+		return fmt.Errorf("chunkSize %d overruns the file size %d", e.ChunkSize, v.groupSize)
+	}
+	v.covered += e.ChunkSize
+	v.lastChunk = e.ChunkSize == 0
+	return nil
+}
+
+func (v *entryValidator) checkOffsets(e *toc.Entry) error {
+	if e.Offset != 0 {
+		if e.Offset >= v.dataEnd {
+			return fmt.Errorf("offset %d outside the data section [0, %d)", e.Offset, v.dataEnd)
+		}
+		// Ranges are derived from the next entry's offset, so they must
+		// ascend (FORMATS §1.8); every eStargz payload starts a new gzip
+		// member, so strictly.
+		if e.Offset <= v.lastOffset {
+			return fmt.Errorf("offset %d does not ascend (previous %d)", e.Offset, v.lastOffset)
+		}
+		v.lastOffset = e.Offset
+	}
+	if e.EndOffset != 0 && (e.EndOffset > v.dataEnd || e.EndOffset < e.Offset) {
+		return fmt.Errorf("endOffset %d outside [offset %d, %d]", e.EndOffset, e.Offset, v.dataEnd)
+	}
+	return nil
+}
+
+// scanTOC decodes the whole TOC once, validating and counting entries.
+func scanTOC(r io.Reader, dataEnd int64) (*entryValidator, *toc.Decoder, error) {
+	v := newEntryValidator(dataEnd)
+	d := toc.NewDecoder(r)
+	for {
+		e, err := d.Next()
+		if err == io.EOF {
+			if err := v.closeGroup(); err != nil {
+				return nil, nil, err
+			}
+			return v, d, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("eStargz TOC: %w", err)
+		}
+		if err := v.check(d.Index()-1, e); err != nil {
+			return nil, nil, err
+		}
+	}
+}
