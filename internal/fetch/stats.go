@@ -1,0 +1,22 @@
+package fetch
+
+// Stats describes what a Fetch did.
+type Stats struct {
+	Requests     int   // GetBlobAt calls made, refused ones included
+	Ranges       int   // ranges in the accepted calls
+	Halvings     int   // times a refusal (ErrBadRequest) halved the ranges per call
+	BytesFetched int64 // bytes read from the source's streams
+	BytesWritten int64 // decompressed bytes written to files (holes excluded)
+	HoleBytes    int64 // bytes left as holes (zero chunks)
+	Files        int   // files completed, verified and handed to Sink.Close
+}
+
+func (s *Stats) add(o Stats) {
+	s.Requests += o.Requests
+	s.Ranges += o.Ranges
+	s.Halvings += o.Halvings
+	s.BytesFetched += o.BytesFetched
+	s.BytesWritten += o.BytesWritten
+	s.HoleBytes += o.HoleBytes
+	s.Files += o.Files
+}
