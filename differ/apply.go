@@ -1,24 +1,168 @@
 package differ
 
 import (
+	"context"
 	"fmt"
+	"time"
 
+	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/internal/apply"
+	"github.com/chunkdiff/chunkdiff/internal/fetch"
+	"github.com/chunkdiff/chunkdiff/internal/layout"
+	"github.com/opencontainers/go-digest"
 	graphdriver "go.podman.io/storage/drivers"
 	"go.podman.io/storage/pkg/archive"
+	"go.podman.io/storage/pkg/unshare"
 )
 
-// ApplyDiff materialises the layer under dest. Until the apply path lands it
-// fails clearly (and terminally) in the states where it would work, and
-// refuses in the others.
+// ApplySummary is what applying did, for the dump and the CLI.
+type ApplySummary struct {
+	Requests           int           `json:"requests"`
+	Ranges             int           `json:"ranges"`
+	Halvings           int           `json:"halvings,omitempty"`
+	BytesFetched       int64         `json:"bytes_fetched"`
+	BytesWritten       int64         `json:"bytes_written"`
+	HoleBytes          int64         `json:"hole_bytes"`
+	FilesFetched       int           `json:"files_fetched"`
+	UncompressedDigest digest.Digest `json:"uncompressed_digest,omitempty"`
+	Seconds            float64       `json:"seconds"`
+}
+
+// ApplyDiff materialises the layer under dest (overlay's staging dir) and
+// returns what the store needs to commit it. The differ is single-use.
 func (d *Differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions) (graphdriver.DriverWithDifferOutput, error) {
 	out := graphdriver.DriverWithDifferOutput{Differ: d}
+	if options == nil {
+		options = &archive.TarOptions{}
+	}
+	if differOpts == nil {
+		differOpts = &graphdriver.DifferOptions{}
+	}
 	switch p := d.current().(type) {
-	case metadataLoaded, convertPending:
-		return out, d.fail(ErrNotImplemented)
+	case metadataLoaded:
+		return d.applyLoaded(p, dest, options, differOpts)
+	case convertPending:
+		return out, d.fail(fmt.Errorf("%w: convert_images conversion", ErrNotImplemented))
 	case applied:
 		return out, ErrUsed
 	default:
-		return out, fmt.Errorf("chunkdiff: ApplyDiff in state %q: %w", p.state(), &states.IllegalEventError{State: p.state(), Event: states.Prepare})
+		return out, fmt.Errorf("chunkdiff: ApplyDiff: %w", &states.IllegalEventError{State: p.state(), Event: states.Prepare})
 	}
+}
+
+// applyLoaded runs metadata-loaded → ready → applied.
+func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions) (graphdriver.DriverWithDifferOutput, error) {
+	out := graphdriver.DriverWithDifferOutput{Differ: d}
+	start := time.Now()
+	c := d.Context()
+	dec, err := p.zstd.Entries()
+	if err != nil {
+		return out, d.fail(err)
+	}
+	items, err := layout.Build(dec, layout.Options{DataEnd: int64(p.zstd.TOCOffset)})
+	if err != nil {
+		return out, d.fail(err)
+	}
+	pl, err := newPlan(items)
+	if err != nil {
+		return out, d.fail(err)
+	}
+	r := ready{zstd: p.zstd, plan: pl}
+	if err := d.advance(states.Prepare, states.Reason{Detail: fmt.Sprintf("%d of %d entries to fetch", len(pl.fetch), len(items))}, pl.sizes(), r); err != nil {
+		return out, err
+	}
+	stats, err := d.materialize(r, c, dest, options, differOpts, &out)
+	if err != nil {
+		return out, d.fail(err)
+	}
+	sum := ApplySummary{
+		Requests: stats.Requests, Ranges: stats.Ranges, Halvings: stats.Halvings,
+		BytesFetched: stats.BytesFetched, BytesWritten: stats.BytesWritten, HoleBytes: stats.HoleBytes,
+		FilesFetched: stats.Files, UncompressedDigest: out.UncompressedDigest, Seconds: time.Since(start).Seconds(),
+	}
+	d.mu.Lock()
+	d.applied = &sum
+	d.mu.Unlock()
+	// The metadata's temp files are released now; the tar-split went to
+	// the output.
+	_ = p.zstd.Close()
+	if err := d.advance(states.Apply, states.Reason{Detail: "layer staged"}, sum.sizes(), applied{}); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (s ApplySummary) sizes() map[string]int64 {
+	return map[string]int64{
+		"requests": int64(s.Requests), "ranges": int64(s.Ranges), "bytes_fetched": s.BytesFetched,
+		"bytes_written": s.BytesWritten, "files_fetched": int64(s.FilesFetched),
+	}
+}
+
+// materialize writes the tree under dest and fills out.
+func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions, out *graphdriver.DriverWithDifferOutput) (fetch.Stats, error) {
+	root, err := apply.Open(dest, apply.Options{
+		UIDMaps: options.UIDMaps, GIDMaps: options.GIDMaps, ChownOpts: options.ChownOpts,
+		ForceMask: options.ForceMask, IgnoreChownErrors: options.IgnoreChownErrors,
+		WhiteoutFormat: options.WhiteoutFormat, Rootless: unshare.IsRootless(),
+	})
+	if err != nil {
+		return fetch.Stats{}, err
+	}
+	defer root.Close()
+
+	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
+	m := &materializer{root: root, plan: r.plan, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
+	limits := c.Limits()
+	fopts := fetch.Options{Codec: fetch.Zstd, MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
+	var (
+		stats     fetch.Stats
+		flatNames map[string]string
+	)
+	if flat {
+		stats, flatNames, err = m.flatTree(context.Background(), c.Source(), fopts)
+	} else {
+		stats, err = m.tree(context.Background(), c.Source(), fopts)
+	}
+	if err != nil {
+		return stats, err
+	}
+
+	meta := r.zstd
+	tocJSON, err := readTOC(meta.TOCJSON())
+	if err != nil {
+		return stats, err
+	}
+	layerData, err := marshalLayerData(differOpts.Format)
+	if err != nil {
+		return stats, err
+	}
+	out.TOCDigest = c.TOCDigest()
+	out.UIDs, out.GIDs = r.plan.uids, r.plan.gids
+	out.Size = meta.UncompressedTarSize
+	out.BigData = map[string][]byte{bigDataTOC: tocJSON, bigDataLayerData: layerData}
+	if !flat {
+		out.RootDirMode = root.RootDirMode()
+	}
+	if meta.HasTarSplit() {
+		if !c.PullOptions().InsecureAllowUnpredictableImageContents {
+			dg, n, err := computeDiffID(meta.TarSplit(), root, flatNames)
+			if err != nil {
+				return stats, err
+			}
+			if n != out.Size {
+				return stats, fmt.Errorf("the reassembled layer has %d bytes, the tar-split announced %d", n, out.Size)
+			}
+			out.UncompressedDigest = dg
+		}
+		ts := meta.TakeTarSplit()
+		if err := rewind(ts); err != nil {
+			_ = ts.Close()
+			return stats, err
+		}
+		out.TarSplit = ts
+	}
+	out.Artifacts = map[string]any{artifactVerity: m.verity.result()}
+	return stats, nil
 }

@@ -24,11 +24,12 @@ type Differ struct {
 	machine *states.Machine
 	pull    dcontext.PullOptions
 
-	mu    sync.Mutex
-	ctx   *dcontext.Context // nil until built (rows 1-3 come first)
-	phase phase
-	meta  *MetadataSummary // kept after the metadata itself is released
-	err   error            // the hard error, in Failed
+	mu      sync.Mutex
+	ctx     *dcontext.Context // nil until built (rows 1-3 come first)
+	phase   phase
+	meta    *MetadataSummary // kept after the metadata itself is released
+	applied *ApplySummary    // set once the layer is staged
+	err     error            // the hard error, in Failed
 }
 
 var _ graphdriver.Differ = (*Differ)(nil)

@@ -12,8 +12,6 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	graphdriver "go.podman.io/storage/drivers"
-	"go.podman.io/storage/pkg/archive"
 )
 
 var enabled = dcontext.PullOptions{EnablePartialImages: true}
@@ -71,18 +69,6 @@ func TestCloseReleasesAndIsIdempotent(t *testing.T) {
 	h := d.Dump().History
 	assert.Equal(t, states.Closed, h[len(h)-1].To)
 	assert.NotNil(t, d.Dump().Metadata)
-}
-
-func TestApplyDiffNotImplementedFailsTerminally(t *testing.T) {
-	d, _, err := openZstd(t, enabled)
-	require.NoError(t, err)
-	_, err = d.ApplyDiff(t.TempDir(), &archive.TarOptions{}, &graphdriver.DifferOptions{})
-	require.ErrorIs(t, err, ErrNotImplemented)
-	assert.Equal(t, states.Failed, d.State())
-	_, err = d.ApplyDiff(t.TempDir(), &archive.TarOptions{}, &graphdriver.DifferOptions{})
-	var illegal *states.IllegalEventError
-	require.ErrorAs(t, err, &illegal)
-	assert.Equal(t, states.Failed, illegal.State)
 }
 
 func TestLimitsComeFromTheContext(t *testing.T) {

@@ -60,6 +60,7 @@ type Dump struct {
 	Error    string              `json:"error,omitempty"`
 	Context  *dcontext.Summary   `json:"context,omitempty"`
 	Metadata *MetadataSummary    `json:"metadata,omitempty"`
+	Apply    *ApplySummary       `json:"apply,omitempty"`
 	History  []states.Transition `json:"history"`
 }
 
@@ -75,6 +76,10 @@ func (d *Differ) Dump() Dump {
 	if d.meta != nil {
 		m := *d.meta
 		out.Metadata = &m
+	}
+	if d.applied != nil {
+		a := *d.applied
+		out.Apply = &a
 	}
 	if d.err != nil {
 		out.Error = d.err.Error()
@@ -118,6 +123,13 @@ func (d Dump) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "toc:      %d B compressed, %d B uncompressed\n", m.TOCCompressedSize, m.TOCUncompressedSize)
 		fmt.Fprintf(&b, "tarsplit: %d B compressed, %d B uncompressed\n", m.TarSplitCompressedSize, m.TarSplitSize)
 		fmt.Fprintf(&b, "layer:    %d B uncompressed\n", m.UncompressedSize)
+	}
+	if a := d.Apply; a != nil {
+		fmt.Fprintf(&b, "fetched:  %d B in %d requests (%d ranges), %d files\n", a.BytesFetched, a.Requests, a.Ranges, a.FilesFetched)
+		fmt.Fprintf(&b, "written:  %d B (+%d B holes) in %.2fs\n", a.BytesWritten, a.HoleBytes, a.Seconds)
+		if a.UncompressedDigest != "" {
+			fmt.Fprintf(&b, "diffid:   %s\n", a.UncompressedDigest)
+		}
 	}
 	b.WriteString("history:\n")
 	for _, t := range d.History {

@@ -23,8 +23,10 @@ type convertPending struct {
 	reason states.Reason
 }
 
+// ready owns the metadata and the plan computed from it.
 type ready struct {
 	zstd *zstdchunked.Metadata
+	plan *plan
 }
 
 type applied struct{}

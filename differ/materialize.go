@@ -1,0 +1,169 @@
+package differ
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/apply"
+	"github.com/chunkdiff/chunkdiff/internal/fetch"
+	"github.com/chunkdiff/chunkdiff/internal/layout"
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/storage/pkg/chunked"
+)
+
+// materializer writes one layer's entries under a root.
+type materializer struct {
+	root    *apply.Root
+	plan    *plan
+	flat    bool
+	verity  *verityRecorder
+	created []toc.Entry // the entries as given to the root, by fetch index
+}
+
+// tree materialises every entry in TOC order (Dir format): directories,
+// empty files, symlinks, devices and whiteouts at once, regular files with
+// content through the fetcher, hard links last (their targets must exist),
+// directory times at the very end (creating children changes them).
+func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options) (fetch.Stats, error) {
+	var links []*toc.Entry
+	for i := range m.plan.items {
+		e := &m.plan.items[i].Entry
+		if handled, err := m.root.Whiteout(e); err != nil || handled {
+			if err != nil {
+				return fetch.Stats{}, err
+			}
+			continue
+		}
+		var err error
+		switch e.Type {
+		case toc.TypeDir:
+			err = m.root.Dir(e)
+		case toc.TypeReg:
+			if len(m.plan.items[i].Chunks) == 0 {
+				err = m.root.EmptyFile(e)
+			}
+		case toc.TypeSymlink:
+			err = m.root.Symlink(e)
+		case toc.TypeChar, toc.TypeBlock, toc.TypeFifo:
+			err = m.root.Device(e)
+		case toc.TypeHardlink:
+			links = append(links, e)
+		default:
+			err = fmt.Errorf("entry %q has unknown type %q", e.Name, e.Type)
+		}
+		if err != nil {
+			return fetch.Stats{}, err
+		}
+	}
+	m.created = make([]toc.Entry, len(m.plan.fetch))
+	for i, idx := range m.plan.fetchItem {
+		m.created[i] = m.plan.items[idx].Entry
+	}
+	stats, err := fetch.Fetch(ctx, src, m.plan.fetch, m, opts)
+	if err != nil {
+		return stats, err
+	}
+	for _, e := range links {
+		if err := m.root.Hardlink(e); err != nil {
+			return stats, err
+		}
+	}
+	return stats, m.root.FinishDirs()
+}
+
+// flatTree materialises the Flat format used by composefs: only regular
+// files, one per distinct digest, at "xx/rest-of-hex", with no attributes.
+func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options) (fetch.Stats, map[string]string, error) {
+	names := map[string]string{} // cleaned entry name → flat path
+	seen := map[digest.Digest]string{}
+	var files []fetch.File
+	var created []toc.Entry
+	for i := range m.plan.items {
+		it := &m.plan.items[i]
+		if it.Entry.Type != toc.TypeReg {
+			continue
+		}
+		dg := it.Entry.Digest
+		if dg == "" {
+			dg = toc.EmptyDigest
+		}
+		flat, err := flatPath(dg)
+		if err != nil {
+			return fetch.Stats{}, nil, fmt.Errorf("entry %q: %w", it.Entry.Name, err)
+		}
+		names[path.Clean("/"+it.Entry.Name)] = flat
+		if _, dup := seen[dg]; dup {
+			continue
+		}
+		seen[dg] = flat
+		if err := m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(flat), Mode: 0o755}); err != nil {
+			return fetch.Stats{}, nil, err
+		}
+		e := toc.Entry{Type: toc.TypeReg, Name: flat, Mode: 0o644, Size: it.Entry.Size, Digest: dg}
+		if len(it.Chunks) == 0 {
+			if err := m.root.EmptyFile(&e); err != nil {
+				return fetch.Stats{}, nil, err
+			}
+			continue
+		}
+		f := fetch.File{Name: it.Entry.Name, Size: it.Entry.Size, Digest: dg}
+		for _, c := range it.Chunks {
+			f.Chunks = append(f.Chunks, fetchChunk(c))
+		}
+		files = append(files, f)
+		created = append(created, e)
+	}
+	m.created = created
+	stats, err := fetch.Fetch(ctx, src, files, m, opts)
+	return stats, names, err
+}
+
+func fetchChunk(c layout.Chunk) fetch.Chunk {
+	return fetch.Chunk{Offset: c.Offset, Length: c.End - c.Offset, Size: c.Size, Digest: c.Digest, Zeros: c.Zeros}
+}
+
+// flatPath is "xx/rest" for a sha256 digest; other algorithms are refused as
+// upstream refuses them (composefs addresses objects by sha256).
+func flatPath(d digest.Digest) (string, error) {
+	if d.Algorithm() != digest.SHA256 || d.Validate() != nil {
+		return "", fmt.Errorf("flat layout needs a valid sha256 digest, got %q", d)
+	}
+	hex := d.Encoded()
+	return hex[:2] + "/" + hex[2:], nil
+}
+
+// Open implements fetch.Sink.
+func (m *materializer) Open(i int) (*os.File, error) {
+	return m.root.CreateFile(&m.created[i])
+}
+
+// Close implements fetch.Sink: a verified file gets its attributes (and
+// fs-verity if asked), anything else is just closed.
+func (m *materializer) Close(i int, f *os.File, ferr error) error {
+	if ferr != nil {
+		_ = f.Close()
+		return nil
+	}
+	e := &m.created[i]
+	var err error
+	if m.flat {
+		err = f.Close()
+	} else {
+		err = m.root.FinishFile(e, f)
+	}
+	if err == nil && m.verity != nil {
+		// fs-verity needs the file read-only with no writer left open.
+		err = m.verity.record(m.root, e.Name)
+	}
+	return err
+}
+
+// flatName maps a tar-split name to its flat path.
+func flatName(names map[string]string, name string) (string, bool) {
+	p, ok := names[path.Clean("/"+strings.TrimPrefix(name, "./"))]
+	return p, ok
+}
