@@ -11,10 +11,15 @@
 //
 // Where upstream's chunked differ and the ordinary pull (pkg/archive.Unpack)
 // disagree in ways BEHAVIOUR.md records as accidents, this package follows
-// the ordinary pull: symlinks get owner and times, devices and fifos are
-// created, directory times are restored after their children exist, IDs
-// are mapped container→host, and ForceMask neither chowns nor drops the
-// setuid/setgid/sticky bits from user.containers.override_stat.
+// the ordinary pull: symlinks get owner, times and xattrs; devices and
+// fifos are created; directory times are restored after their children
+// exist (FinishDirs); IDs are mapped container→host, ChownOpts included;
+// ForceMask neither chowns nor drops the setuid/setgid/sticky bits from
+// user.containers.override_stat; parents created on demand belong to the
+// mapped root. Those parents get mode 0755 (upstream: 0, pkg/archive:
+// 0777&^umask). Kept from upstream: a duplicate regular file is an error,
+// a hard link replaces an existing non-directory, the hard link entry's
+// attributes go to the shared inode, security.selinux is never set.
 //
 // A Root is safe for concurrent use: entries may be created from several
 // goroutines as long as a parent's entry is applied before its children and

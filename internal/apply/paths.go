@@ -135,13 +135,19 @@ func (r *Root) mkdirAll(entry, dir string) (dirFD, error) {
 // mkdirImplicit creates one missing parent with a umask-independent mode,
 // owned by the mapped root like pkg/archive does (MkdirAllAndChownNew).
 func (r *Root) mkdirImplicit(parent int, comp string) (int, error) {
-	if err := unix.Mkdirat(parent, comp, implicitDirMode); err != nil && !errors.Is(err, unix.EEXIST) {
-		return -1, err
+	created := true
+	if err := unix.Mkdirat(parent, comp, implicitDirMode); err != nil {
+		if !errors.Is(err, unix.EEXIST) {
+			return -1, err
+		}
+		created = false
 	}
 	const step = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 	fd, err := openat2(parent, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, step)
-	if err != nil {
-		return -1, err
+	if err != nil || !created {
+		// Lost a race with another goroutine: the directory is theirs to
+		// set up (it may be a dir entry whose attributes are in flight).
+		return fd, err
 	}
 	if r.opts.ForceMask == nil && r.mapped {
 		if err := unix.Fchown(fd, r.rootPair.UID, r.rootPair.GID); err != nil && !r.opts.IgnoreChownErrors {
