@@ -1,6 +1,7 @@
 package differ
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -11,3 +12,5 @@ type textBuffer struct{ strings.Builder }
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
