@@ -2,7 +2,10 @@ package differ
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
@@ -74,6 +77,11 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	}
 	stats, err := d.materialize(r, c, dest, options, differOpts, &out)
 	if err != nil {
+		// Leave nothing half-written behind: c/image does not clean up a
+		// staging dir whose PrepareStagedLayer failed.
+		if cerr := emptyDir(dest); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
 		return out, d.fail(err)
 	}
 	sum := ApplySummary{
@@ -91,6 +99,23 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, err
 	}
 	return out, nil
+}
+
+// emptyDir removes everything inside dir (not dir itself, which the driver
+// owns). RemoveAll never follows symlinks, so a hostile tree cannot redirect
+// it outside.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("cleaning up %s: %w", dir, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (s ApplySummary) sizes() map[string]int64 {

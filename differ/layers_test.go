@@ -83,11 +83,20 @@ func hugeTOC(t *testing.T) testutil.Layer {
 	return editAnnotations(annTOCPosition, fmt.Sprintf("%d:%d:%d:%d", off, length, uint64(dcontext.DefaultMaxTOCSize+1), typ))(t)
 }
 
-// withoutTarSplit rewrites the TOC without its tarSplitDigest and appends it
-// to the blob as a new skippable frame, with annotations pointing at it: a
-// layer whose TOC carries no tar-split (old writers, BEHAVIOUR §3 row 12).
+// withoutTarSplit rewrites the TOC without its tarSplitDigest: a layer whose
+// TOC carries no tar-split (old writers, BEHAVIOUR §3 row 12).
 func withoutTarSplit(t *testing.T) testutil.Layer {
-	l := zstdLayer(t)
+	return rewriteTOC(t, zstdLayer(t), false, func(doc map[string]json.RawMessage) {
+		require.Contains(t, doc, "tarSplitDigest")
+		delete(doc, "tarSplitDigest")
+	})
+}
+
+// rewriteTOC re-encodes l's TOC after edit and appends it (and, with
+// keepTarSplit, a copy of the tar-split frame after it) before the footer,
+// with annotations pointing at the new frames. The old frames stay behind
+// as unreferenced skippable frames, which readers ignore.
+func rewriteTOC(t *testing.T, l testutil.Layer, keepTarSplit bool, edit func(doc map[string]json.RawMessage)) testutil.Layer {
 	var off, length, ulen, typ uint64
 	_, err := fmt.Sscanf(l.Annotations[annTOCPosition], "%d:%d:%d:%d", &off, &length, &ulen, &typ)
 	require.NoError(t, err)
@@ -98,29 +107,42 @@ func withoutTarSplit(t *testing.T) testutil.Layer {
 	require.NoError(t, err)
 	var doc map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(raw, &doc))
-	require.Contains(t, doc, "tarSplitDigest")
-	delete(doc, "tarSplitDigest")
+	edit(doc)
 	plain, err := json.Marshal(doc)
 	require.NoError(t, err)
 	enc, err := zstd.NewWriter(nil)
 	require.NoError(t, err)
 	compressed := enc.EncodeAll(plain, nil)
-	var frame bytes.Buffer
-	frame.Write([]byte{0x50, 0x2A, 0x4D, 0x18})
-	require.NoError(t, binary.Write(&frame, binary.LittleEndian, uint32(len(compressed))))
-	frame.Write(compressed)
-	// The new TOC goes before the last 72 bytes (the footer frame), so every
-	// position check against the footer still holds.
+
 	footerAt := len(l.Blob) - 72
-	blob := append(append(append([]byte(nil), l.Blob[:footerAt]...), frame.Bytes()...), l.Blob[footerAt:]...)
-	newOff := uint64(footerAt + 8)
-	l.Blob = blob
-	l.Digest = digest.FromBytes(blob)
-	l.Annotations = map[string]string{
+	blob := append([]byte(nil), l.Blob[:footerAt]...)
+	newOff := len(blob) + 8
+	blob = appendSkippable(t, blob, compressed)
+	ann := map[string]string{
 		annTOCDigest:   digest.FromBytes(compressed).String(),
 		annTOCPosition: fmt.Sprintf("%d:%d:%d:1", newOff, len(compressed), len(plain)),
 	}
+	if keepTarSplit {
+		var tsOff, tsLen, tsULen uint64
+		_, err := fmt.Sscanf(l.Annotations[annTarSplitPos], "%d:%d:%d", &tsOff, &tsLen, &tsULen)
+		require.NoError(t, err)
+		newTS := len(blob) + 8
+		blob = appendSkippable(t, blob, l.Blob[tsOff:tsOff+tsLen])
+		ann[annTarSplitPos] = fmt.Sprintf("%d:%d:%d", newTS, tsLen, tsULen)
+	}
+	blob = append(blob, l.Blob[footerAt:]...)
+	l.Blob = blob
+	l.Digest = digest.FromBytes(blob)
+	l.Annotations = ann
 	return l
+}
+
+func appendSkippable(t *testing.T, blob, data []byte) []byte {
+	var frame bytes.Buffer
+	frame.Write([]byte{0x50, 0x2A, 0x4D, 0x18})
+	require.NoError(t, binary.Write(&frame, binary.LittleEndian, uint32(len(data))))
+	frame.Write(data)
+	return append(blob, frame.Bytes()...)
 }
 
 func estargzLayer(t *testing.T) testutil.Layer {
