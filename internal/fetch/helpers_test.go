@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/klauspost/compress/zstd"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // cleanName strips what writers put in front of TOC names.
@@ -325,3 +327,56 @@ func richZstd(t testing.TB) (testutil.Layer, []fetch.File, map[string][]byte) {
 	l := testutil.ZstdChunked(t, testutil.TarBytes(t, entries))
 	return l, zstdFiles(t, l), tarContents(entries)
 }
+
+// rawLayout builds an uncompressed blob for the Raw codec: n files of 1–4
+// chunks (some zero runs, some empty files), random junk between chunks,
+// and chunk lengths that run into the junk or the next chunk like TOC
+// ranges with trailing frames do.
+func rawLayout(seed int64, n int) (blob []byte, files []fetch.File, want map[string][]byte) {
+	rng := rand.New(rand.NewSource(seed))
+	want = map[string][]byte{}
+	var buf bytes.Buffer
+	for i := range n {
+		f := fetch.File{Name: fmt.Sprintf("dir/file-%03d", i)}
+		var content []byte
+		nchunks := rng.Intn(5) // 0: empty file
+		for j := range nchunks {
+			size := int64(1 + rng.Intn(20000))
+			c := fetch.Chunk{Offset: int64(buf.Len()), Size: size}
+			data := make([]byte, size)
+			if j > 0 && rng.Intn(4) == 0 {
+				c.Zeros = true
+				c.Length = int64(rng.Intn(30)) // a zstd zero frame is tiny
+			} else {
+				rng.Read(data)
+				buf.Write(data)
+				c.Length = size
+			}
+			junk := rng.Intn(3000)
+			if rng.Intn(3) == 0 {
+				junk = 0
+			}
+			for range junk {
+				buf.WriteByte(byte(rng.Intn(256)))
+			}
+			// Ranges may include what follows (trailing frames).
+			if !c.Zeros && rng.Intn(2) == 0 {
+				c.Length += int64(rng.Intn(junk + 100))
+			}
+			if nchunks > 1 {
+				c.Digest = digest.FromBytes(data)
+			}
+			content = append(content, data...)
+			f.Chunks = append(f.Chunks, c)
+			f.Size += size
+		}
+		f.Digest = digest.FromBytes(content)
+		want[f.Name] = content
+		files = append(files, f)
+	}
+	// The last ranges may point past the data: give them something to read.
+	buf.Write(make([]byte, 30000))
+	return buf.Bytes(), files, want
+}
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
