@@ -11,7 +11,8 @@ import (
 
 // fetchRange requests one range, hands its stream to fn and then drains
 // both channels whatever happened, so the producer never blocks or leaks
-// (BEHAVIOUR §1.2). what names the range in errors.
+// (BEHAVIOUR §1.2). what names the range in the errors fetchRange makes;
+// fn's errors are returned as they are.
 func fetchRange(ctx context.Context, src chunked.ImageSourceSeekable, c chunked.ImageSourceChunk, what string, fn func(io.Reader) error) error {
 	ch, errs, err := src.GetBlobAt([]chunked.ImageSourceChunk{c})
 	if err != nil {
@@ -23,16 +24,24 @@ func fetchRange(ctx context.Context, src chunked.ImageSourceSeekable, c chunked.
 	}
 	r := &response{ctx: ctx, ch: ch, errs: errs}
 	err = r.first(fn)
+	var fnErr *callbackError
+	if err != nil && !errors.As(err, &fnErr) {
+		err = fmt.Errorf("eStargz %s: %w", what, err)
+	}
 	if ferr := r.finish(); ferr != nil {
 		// Keep the source's own error next to ours: a short stream is
 		// often explained by it.
-		err = errors.Join(err, ferr)
+		err = errors.Join(err, fmt.Errorf("eStargz %s: %w", what, ferr))
 	}
-	if err != nil {
-		return fmt.Errorf("eStargz %s: %w", what, err)
-	}
-	return nil
+	return err
 }
+
+// callbackError marks fn's errors, which name what was wrong themselves, so
+// fetchRange does not prefix them again. It is transparent.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+func (e *callbackError) Unwrap() error { return e.err }
 
 // response consumes the channel pair of a one-range GetBlobAt call.
 type response struct {
@@ -62,7 +71,10 @@ func (r *response) first(fn func(io.Reader) error) error {
 			}
 			err := fn(rc)
 			rc.Close()
-			return err
+			if err != nil {
+				return &callbackError{err}
+			}
+			return nil
 		case err, ok := <-r.errs:
 			if !ok {
 				r.errs = nil

@@ -37,7 +37,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	if err := fetchRange(ctx, src, chunked.ImageSourceChunk{Offset: uint64(footerAt), Length: FooterSize}, "footer", func(r io.Reader) error {
 		var b [FooterSize]byte
 		if n, err := io.ReadFull(r, b[:]); err != nil {
-			return fmt.Errorf("got %d of %d bytes: %w", n, FooterSize, err)
+			return fmt.Errorf("eStargz footer: got %d of %d bytes: %w", n, FooterSize, err)
 		}
 		var err error
 		tocOffset, err = ParseFooter(b[:])

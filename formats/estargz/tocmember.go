@@ -50,6 +50,10 @@ func readTOCMember(src io.Reader, rangeLen int64, maxTOC uint64, want digest.Dig
 	cr := &countingReader{r: src}
 	lr := io.LimitReader(cr, rangeLen)
 	n, decErr := inflateTOC(lr, maxTOC, want, dst)
+	var de *DigestError
+	if decErr != nil && !errors.As(decErr, &de) {
+		decErr = fmt.Errorf("eStargz TOC: %w", decErr)
+	}
 	if decErr == nil {
 		// Multistream gzip reads to EOF; this only catches what a
 		// decoder might leave, so the whole range is accounted for.
@@ -59,10 +63,10 @@ func readTOCMember(src io.Reader, rangeLen int64, maxTOC uint64, want digest.Dig
 	}
 	// The source's own failures explain decoding errors, so come first.
 	if cr.err != nil {
-		return 0, fmt.Errorf("reading from source: %w", cr.err)
+		return 0, fmt.Errorf("eStargz TOC: reading from source: %w", cr.err)
 	}
 	if cr.n < rangeLen && (cr.eof || decErr == nil) {
-		return 0, fmt.Errorf("source stream ended after %d of %d bytes: %w", cr.n, rangeLen, io.ErrUnexpectedEOF)
+		return 0, fmt.Errorf("eStargz TOC: source stream ended after %d of %d bytes: %w", cr.n, rangeLen, io.ErrUnexpectedEOF)
 	}
 	return n, decErr
 }
@@ -138,7 +142,7 @@ func inflateTOC(r io.Reader, maxTOC uint64, want digest.Digest, dst io.Writer) (
 	case lim.N == 0:
 		return 0, tooBig()
 	case err != nil:
-		return 0, fmt.Errorf("decompressing: %w", err)
+		return 0, fmt.Errorf("decompressing the member after %s: %w", stargz.TOCTarName, err)
 	}
 	return n, nil
 }
