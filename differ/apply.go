@@ -135,7 +135,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 	if err != nil {
 		return fetch.Stats{}, err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
 
 	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
 	m := &materializer{root: root, plan: r.plan, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}

@@ -39,7 +39,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	}
 	defer func() {
 		if retErr != nil {
-			m.Close()
+			_ = m.Close() // temp files only: the load error is what matters
 		}
 	}()
 	var err error

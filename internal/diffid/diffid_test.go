@@ -21,8 +21,9 @@ import (
 // payloads by name.
 func tarSplitOf(t *testing.T, tarBytes []byte) ([]byte, map[string][]byte) {
 	var ts bytes.Buffer
-	rdr, err := asm.NewInputTarStream(bytes.NewReader(tarBytes), storage.NewJSONPacker(&ts), storage.NewDiscardFilePutter())
+	rdr, done, err := asm.NewInputTarStreamWithDone(bytes.NewReader(tarBytes), storage.NewJSONPacker(&ts), storage.NewDiscardFilePutter())
 	require.NoError(t, err)
+	defer rdr.Close()
 	payloads := map[string][]byte{}
 	tr := tar.NewReader(rdr)
 	for {
@@ -37,6 +38,7 @@ func tarSplitOf(t *testing.T, tarBytes []byte) ([]byte, map[string][]byte) {
 	}
 	_, err = io.Copy(io.Discard, rdr)
 	require.NoError(t, err)
+	require.NoError(t, <-done)
 	return ts.Bytes(), payloads
 }
 
