@@ -51,4 +51,4 @@ bench:
 
 # demo: the main job on the embedded demo layer (testdata/demo).
 demo: build
-	./bin/chunkdiff inspect testdata/demo/update.tar.zst --format text
+	./bin/chunkdiff demo

@@ -34,6 +34,7 @@ type layer struct {
 	digest      digest.Digest
 	annotations map[string]string
 	pull        dcontext.PullOptions
+	pullMap     map[string]string // the same options, as a store takes them
 	opts        []dcontext.Option
 }
 
@@ -77,7 +78,7 @@ func (f *layerFlags) load(blobPath string) (*layer, error) {
 	}
 	return &layer{
 		path: blobPath, size: st.Size(), digest: dg, annotations: ann,
-		pull: dcontext.ParsePullOptions(pullMap), opts: opts,
+		pull: dcontext.ParsePullOptions(pullMap), pullMap: pullMap, opts: opts,
 	}, nil
 }
 

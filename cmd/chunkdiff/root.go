@@ -11,6 +11,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCommand())
+	root.AddCommand(newInspectCommand(), newApplyCommand(), newDemoCommand())
 	return root
 }
