@@ -82,19 +82,11 @@ func ParseFooter(b []byte) (tocOffset int64, err error) {
 	bad := func() error {
 		return &FooterError{Offset: footerOffsetAt, Got: bytes.Clone(digits), Err: ErrFooterOffset}
 	}
-	// strconv alone would also accept a sign, so check the digits first.
-	for _, c := range digits {
-		if !isHex(c) {
-			return 0, bad()
-		}
-	}
+	// With an explicit base, ParseUint accepts hex digits only (no sign,
+	// prefix or underscores); unlike upstream's ParseInt, no negative value.
 	v, err := strconv.ParseUint(string(digits), 16, 64)
 	if err != nil || v > math.MaxInt64 {
 		return 0, bad()
 	}
 	return int64(v), nil
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

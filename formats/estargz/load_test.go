@@ -29,16 +29,32 @@ func loadFrom(t testing.TB, src requester, size int64, d digest.Digest, opts Opt
 	if opts.TempDir == "" {
 		opts.TempDir = t.TempDir()
 	}
+	before := openFDs(t)
 	m, err := Load(context.Background(), src, size, d, opts)
+	after := openFDs(t)
 	if err == nil {
 		t.Cleanup(func() { m.Close() })
+		after-- // the spool
 	} else if m != nil {
 		t.Fatalf("Load returned metadata with error %v", err)
+	}
+	// An O_TMPFILE spool never shows in the directory: count descriptors.
+	if after != before {
+		t.Errorf("%d file descriptors open before Load, %d after (not counting the spool)", before, after)
 	}
 	if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
 		t.Errorf("temp dir not empty: %v", left)
 	}
 	return m, err
+}
+
+func openFDs(t testing.TB) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
 }
 
 func load(t testing.TB, blob []byte, d digest.Digest, opts Options, srcOpts ...testutil.SourceOption) (*Metadata, *testutil.Source, error) {
@@ -274,6 +290,25 @@ func TestLoadLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("TOC range at the option", func(t *testing.T) {
+		// A tiny TOC, so the limit applies to the range alone.
+		member := tocOnly(t, []byte(`{"version":1,"entries":[]}`))
+		d := digestOf([]byte(`{"version":1,"entries":[]}`))
+		n := uint64(len(member))
+		src := sparseBlob(100, member)
+		if _, err := loadFrom(t, src, src.size, d, Options{MaxTOCSize: n}); err != nil {
+			t.Fatalf("range of exactly the limit: %v", err)
+		}
+		src = sparseBlob(100, member)
+		_, err := loadFrom(t, src, src.size, d, Options{MaxTOCSize: n - 1})
+		var le *LimitError
+		if !errors.As(err, &le) || le.Size != n {
+			t.Fatalf("want LimitError, got %v", err)
+		}
+		if len(src.Requests()) != 1 {
+			t.Errorf("requests %v", src.Requests())
+		}
+	})
 	t.Run("TOC range over the default", func(t *testing.T) {
 		// A 200 MiB blob whose footer puts the TOC at 0.
 		src := &sparseSource{size: 200 << 20, tail: footerBytes(0)}
@@ -388,6 +423,9 @@ func TestLoadBadEntries(t *testing.T) {
 		{"negative offset", func(d tocDoc) { d.entry(t, "etc/config", "reg")["offset"] = -5 }, []string{"negative offset"}, nil},
 		{"endOffset past the TOC", func(d tocDoc) { d.entry(t, "etc/config", "reg")["endOffset"] = l.TOCOffset + 1 }, []string{"endOffset"}, nil},
 		{"offsets not ascending", func(d tocDoc) { d.entry(t, "etc/config", "reg")["offset"] = 1 }, []string{`"etc/config"`, "does not ascend"}, nil},
+		{"offset repeated", func(d tocDoc) {
+			d.entry(t, big, "chunk")["offset"] = d.entry(t, big, "reg")["offset"]
+		}, []string{`"usr/bin/big"`, "does not ascend"}, nil},
 		{"chunk without reg", func(d tocDoc) {
 			d["entries"] = append([]any{map[string]any{"type": "chunk", "name": "x", "offset": 1}}, d.entries()...)
 		}, []string{"entry 0", `does not follow a "reg"`}, nil},
@@ -407,6 +445,20 @@ func TestLoadBadEntries(t *testing.T) {
 			}
 			d["entries"] = append(es[:last:last], es[last+1:]...)
 		}, []string{`"usr/bin/big"`, "chunks cover"}, nil},
+		{"chunk after the last chunk", func(d tocDoc) {
+			es := d.entries()
+			last := -1
+			for i, e := range es {
+				if m := e.(map[string]any); m["name"] == big && m["type"] == "chunk" {
+					last = i
+				}
+			}
+			// Its last chunk reaches to the end of the file (chunkSize 0).
+			delete(es[last].(map[string]any), "chunkSize")
+			extra := map[string]any{"type": "chunk", "name": big, "offset": 1 << 40, "chunkOffset": 1}
+			d["entries"] = append(es[:last+1:last+1], append([]any{extra}, es[last+1:]...)...)
+		}, []string{`"usr/bin/big"`, "after the file's last chunk"}, nil},
+		{"chunk overrunning the file", func(d tocDoc) { d.entry(t, big, "chunk")["chunkSize"] = 1 << 30 }, []string{"overruns the file size"}, nil},
 		{"chunkSize past the file", func(d tocDoc) { d.entry(t, "etc/config", "reg")["chunkSize"] = 100 }, []string{"exceeds the file size"}, nil},
 		{"reg without offset", func(d tocDoc) { delete(d.entry(t, "etc/config", "reg"), "offset") }, []string{"without offset"}, nil},
 		{"reg without digest", func(d tocDoc) { delete(d.entry(t, "etc/config", "reg"), "digest") }, []string{"without digest"}, nil},
