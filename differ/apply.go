@@ -59,11 +59,11 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	out := graphdriver.DriverWithDifferOutput{Differ: d}
 	start := time.Now()
 	c := d.Context()
-	dec, err := p.zstd.Entries()
+	dec, err := p.meta.Entries()
 	if err != nil {
 		return out, d.fail(err)
 	}
-	items, err := layout.Build(dec, layout.Options{DataEnd: int64(p.zstd.TOCOffset)})
+	items, err := layout.Build(dec, p.meta.layout())
 	if err != nil {
 		return out, d.fail(err)
 	}
@@ -71,7 +71,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		return out, d.fail(err)
 	}
-	r := ready{zstd: p.zstd, plan: pl}
+	r := ready{meta: p.meta, plan: pl}
 	if err := d.advance(states.Prepare, states.Reason{Detail: fmt.Sprintf("%d of %d entries to fetch", len(pl.fetch), len(items))}, pl.sizes(), r); err != nil {
 		return out, err
 	}
@@ -94,7 +94,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	d.mu.Unlock()
 	// The metadata's temp files are released now; the tar-split went to
 	// the output.
-	_ = p.zstd.Close()
+	_ = p.meta.Close()
 	if err := d.advance(states.Apply, states.Reason{Detail: "layer staged"}, sum.sizes(), applied{}); err != nil {
 		return out, err
 	}
@@ -140,7 +140,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
 	m := &materializer{root: root, plan: r.plan, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
 	limits := c.Limits()
-	fopts := fetch.Options{Codec: fetch.Zstd, MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
+	fopts := fetch.Options{Codec: r.meta.codec(), MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
 	var (
 		stats     fetch.Stats
 		flatNames map[string]string
@@ -154,7 +154,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 		return stats, err
 	}
 
-	meta := r.zstd
+	meta := r.meta
 	tocJSON, err := readTOC(meta.TOCJSON())
 	if err != nil {
 		return stats, err
@@ -165,14 +165,14 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 	}
 	out.TOCDigest = c.TOCDigest()
 	out.UIDs, out.GIDs = r.plan.uids, r.plan.gids
-	out.Size = meta.UncompressedTarSize
+	out.Size = meta.uncompressedSize()
 	out.BigData = map[string][]byte{bigDataTOC: tocJSON, bigDataLayerData: layerData}
 	if !flat {
 		out.RootDirMode = root.RootDirMode()
 	}
-	if meta.HasTarSplit() {
+	if meta.tarSplit() != nil {
 		if !c.PullOptions().InsecureAllowUnpredictableImageContents {
-			dg, n, err := computeDiffID(meta.TarSplit(), root, flatNames)
+			dg, n, err := computeDiffID(meta.tarSplit(), root, flatNames)
 			if err != nil {
 				return stats, err
 			}
@@ -181,7 +181,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 			}
 			out.UncompressedDigest = dg
 		}
-		ts := meta.TakeTarSplit()
+		ts := meta.takeTarSplit()
 		if err := rewind(ts); err != nil {
 			_ = ts.Close()
 			return stats, err

@@ -8,7 +8,6 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
-	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -29,17 +28,6 @@ type MetadataSummary struct {
 	Symlinks               int           `json:"symlinks"`
 	Hardlinks              int           `json:"hardlinks"`
 	Other                  int           `json:"other"`
-}
-
-func zstdSummary(m *zstdchunked.Metadata) MetadataSummary {
-	return MetadataSummary{
-		TOCDigest: m.TOCDigest, TOCOffset: m.TOCOffset,
-		TOCCompressedSize: m.TOCCompressedSize, TOCUncompressedSize: m.TOCUncompressedSize,
-		TarSplitDigest: m.TarSplitDigest, TarSplitCompressedSize: m.TarSplitCompressedSize,
-		TarSplitSize: m.TarSplitSize, UncompressedSize: m.UncompressedTarSize,
-		Entries: m.Counts.Entries, RegularFiles: m.Counts.Regular, Chunks: m.Counts.Chunks,
-		Dirs: m.Counts.Dirs, Symlinks: m.Counts.Symlinks, Hardlinks: m.Counts.Hardlinks, Other: m.Counts.Other,
-	}
 }
 
 // sizes is what the load transition records.

@@ -7,6 +7,7 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats/estargz"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 )
 
@@ -16,13 +17,7 @@ func (d *Differ) load(ctx context.Context, c *dcontext.Context) error {
 	case dcontext.FormatZstdChunked:
 		return d.loadZstdChunked(ctx, c)
 	case dcontext.FormatEStargz:
-		// Row 13, decided before any I/O: eStargz carries no tar-split, so
-		// the layer's DiffID cannot be verified.
-		if !c.PullOptions().InsecureAllowUnpredictableImageContents {
-			return d.decline(states.Because(states.CodeEStargzUnverifiable,
-				"eStargz layers cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
-		}
-		return d.decline(states.Because(states.CodeEStargzUnsupported, "eStargz partial pulls are not supported yet"), nil)
+		return d.loadEStargz(ctx, c)
 	default: // row 19
 		return d.decline(states.Because(states.CodeNoTOC, "the layer has no TOC annotation"), nil)
 	}
@@ -54,17 +49,59 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context) error
 	case err != nil: // rows 9-11
 		return d.fail(fmt.Errorf("loading zstd:chunked metadata: %w", err))
 	}
-	summary := zstdSummary(meta)
-	d.mu.Lock()
-	d.meta = &summary
-	d.mu.Unlock()
-	if err := d.advance(states.Load, states.Reason{Detail: "zstd:chunked TOC and tar-split verified"}, summary.sizes(), metadataLoaded{zstd: meta}); err != nil {
-		_ = meta.Close()
+	detail := "zstd:chunked TOC and tar-split verified"
+	if !meta.HasTarSplit() {
+		detail = "zstd:chunked TOC verified, no tar-split"
+	}
+	if err := d.loaded(zstdMeta{meta}, detail); err != nil {
 		return err
 	}
 	if !meta.HasTarSplit() && !c.PullOptions().InsecureAllowUnpredictableImageContents { // row 12
 		return d.decline(states.Because(states.CodeNoTarSplit,
 			"the TOC has no tar-split, so the layer cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
+	}
+	return nil
+}
+
+// loadEStargz runs rows 13-18.
+func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context) error {
+	// Row 13, decided before any I/O: eStargz carries no tar-split, so the
+	// layer's DiffID cannot be verified.
+	if !c.PullOptions().InsecureAllowUnpredictableImageContents {
+		return d.decline(states.Because(states.CodeEStargzUnverifiable,
+			"eStargz layers cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
+	}
+	if c.Source() == nil {
+		return d.fail(errors.New("no blob source to read the eStargz metadata from"))
+	}
+	if err := ctx.Err(); err != nil {
+		return d.fail(fmt.Errorf("loading eStargz metadata: %w", err))
+	}
+	meta, err := estargz.Load(ctx, c.Source(), c.BlobSize(), c.TOCDigest(), estargz.Options{
+		TempDir:    c.TempDir(),
+		MaxTOCSize: uint64(c.Limits().MaxTOCSize),
+	})
+	var limit *estargz.LimitError
+	switch {
+	case errors.As(err, &limit): // row 17
+		return d.decline(states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
+	case errors.Is(err, estargz.ErrRangesRefused): // row 15
+		return d.decline(states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
+	case err != nil: // rows 14, 16, 18
+		return d.fail(fmt.Errorf("loading eStargz metadata: %w", err))
+	}
+	return d.loaded(estargzMeta{meta}, "eStargz TOC verified")
+}
+
+// loaded records the metadata summary and enters metadata-loaded.
+func (d *Differ) loaded(m metadata, detail string) error {
+	summary := m.summary()
+	d.mu.Lock()
+	d.meta = &summary
+	d.mu.Unlock()
+	if err := d.advance(states.Load, states.Reason{Detail: detail}, summary.sizes(), metadataLoaded{meta: m}); err != nil {
+		_ = m.Close()
+		return err
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package differ
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -36,6 +37,7 @@ type matrixRow struct {
 	code      states.Code // reason code for fallbacks/conversions
 	errSubstr string      // for hard errors: what the message must name
 	noRequest bool        // the decision is made without any GetBlobAt
+	requests  int         // for wantLoaded: GetBlobAt calls expected (default 1)
 }
 
 var (
@@ -43,6 +45,44 @@ var (
 	partialConvert = map[string]string{"enable_partial_images": "true", "convert_images": "true"}
 	partialInsec   = map[string]string{"enable_partial_images": "true", "insecure_allow_unpredictable_image_contents": "true"}
 )
+
+func withOpts(base map[string]string, kv ...string) map[string]string {
+	out := maps.Clone(base)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// estargzEdit returns a producer of the rich eStargz layer with its blob
+// changed by edit (digest recomputed, annotations kept).
+func estargzEdit(edit func([]byte) []byte) func(t *testing.T) testutil.Layer {
+	return func(t *testing.T) testutil.Layer {
+		l := estargzLayer(t)
+		l.Blob = edit(append([]byte(nil), l.Blob...))
+		l.Digest = digest.FromBytes(l.Blob)
+		return l
+	}
+}
+
+// hugeEStargz is a blob whose footer puts the TOC at offset 0 of a 151 MiB
+// blob: the TOC range is over the 150 MiB limit, decided from the footer.
+func hugeEStargz(t *testing.T) testutil.Layer {
+	l := estargzLayer(t)
+	footer := l.Blob[len(l.Blob)-51:]
+	blob := make([]byte, 151<<20+51)
+	copy(blob[len(blob)-51:], footer)
+	copy(blob[len(blob)-51+16:], "0000000000000000")
+	l.Blob = blob
+	l.Digest = digest.FromBytes(blob)
+	return l
+}
+
+func estargzWrongDigest(t *testing.T) testutil.Layer {
+	l := estargzLayer(t)
+	l.Annotations = map[string]string{annEStargzTOC: digest.FromString("not the TOC").String()}
+	return l
+}
 
 // brokenDriverStore is a real store whose GraphDriver fails (row 2).
 type brokenDriverStore struct{ storage.Store }
@@ -81,6 +121,15 @@ func TestDecisionMatrix(t *testing.T) {
 		{name: "12 no tar-split with insecure", pull: partialInsec, layer: withoutTarSplit, want: wantLoaded},
 		{name: "13 eStargz without insecure", pull: partial, layer: estargzLayer, want: wantFallbackC, code: states.CodeEStargzUnverifiable, noRequest: true},
 		{name: "13 eStargz without insecure with convert_images", pull: partialConvert, layer: estargzLayer, want: wantConvert, code: states.CodeEStargzUnverifiable, noRequest: true},
+		{name: "13 eStargz with insecure", pull: partialInsec, layer: estargzLayer, want: wantLoaded, requests: 2},
+		{name: "14 eStargz blob shorter than its footer", pull: partialInsec, layer: estargzEdit(func(b []byte) []byte { return b[:40] }), want: wantHardError, errSubstr: "51", noRequest: true},
+		{name: "15 eStargz footer refused", pull: partialInsec, layer: estargzLayer, srcOpts: []testutil.SourceOption{testutil.RefuseCall(1)}, want: wantFallbackC, code: states.CodeRangesRefused},
+		{name: "15 eStargz TOC refused", pull: partialInsec, layer: estargzLayer, srcOpts: []testutil.SourceOption{testutil.RefuseCall(2)}, want: wantFallbackC, code: states.CodeRangesRefused},
+		{name: "15 eStargz refused with convert_images", pull: withOpts(partialInsec, "convert_images", "true"), layer: estargzLayer, srcOpts: []testutil.SourceOption{testutil.RefuseCall(1)}, want: wantConvert, code: states.CodeRangesRefused},
+		{name: "16 eStargz footer offset not hex", pull: partialInsec, layer: estargzEdit(func(b []byte) []byte { copy(b[len(b)-51+16:], "zzzzzzzzzzzzzzzz"); return b }), want: wantHardError, errSubstr: "hex"},
+		{name: "17 eStargz TOC too large", pull: partialInsec, layer: hugeEStargz, want: wantFallback, code: states.CodeMetadataTooLarge},
+		{name: "17 eStargz TOC too large with convert_images", pull: withOpts(partialInsec, "convert_images", "true"), layer: hugeEStargz, want: wantHardError, errSubstr: "neither a partial pull nor convert_images is possible"},
+		{name: "18 eStargz TOC digest mismatch", pull: partialInsec, layer: estargzWrongDigest, want: wantHardError, errSubstr: "digest"},
 		{name: "19 no TOC annotation", pull: partial, layer: gzipLayer, want: wantFallbackC, code: states.CodeNoTOC, noRequest: true},
 		{name: "19 no TOC annotation with convert_images", pull: partialConvert, layer: gzipLayer, want: wantConvert, code: states.CodeNoTOC, noRequest: true},
 		{name: "partial pull", pull: partial, layer: zstdLayer, want: wantLoaded},
@@ -128,7 +177,11 @@ func TestDecisionMatrix(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, states.MetadataLoaded, d.State())
 				require.NotNil(t, dump.Metadata)
-				assert.Len(t, src.Requests(), 1, "TOC and tar-split in one request")
+				want := row.requests
+				if want == 0 {
+					want = 1 // zstd:chunked: TOC and tar-split in one request
+				}
+				assert.Len(t, src.Requests(), want)
 			}
 			if row.noRequest {
 				assert.Empty(t, src.Requests(), "decided without fetching anything")

@@ -2,7 +2,6 @@ package differ
 
 import (
 	"github.com/chunkdiff/chunkdiff/differ/states"
-	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 )
 
 // phase is the data valid in one state: one type per state, so code that
@@ -15,7 +14,7 @@ type uninitialized struct{}
 
 // metadataLoaded owns the verified metadata until it is handed on.
 type metadataLoaded struct {
-	zstd *zstdchunked.Metadata
+	meta metadata
 }
 
 // convertPending holds only why the layer must be converted.
@@ -25,7 +24,7 @@ type convertPending struct {
 
 // ready owns the metadata and the plan computed from it.
 type ready struct {
-	zstd *zstdchunked.Metadata
+	meta metadata
 	plan *plan
 }
 
@@ -54,12 +53,12 @@ func (closed) state() states.State         { return states.Closed }
 func release(p phase) error {
 	switch p := p.(type) {
 	case metadataLoaded:
-		if p.zstd != nil {
-			return p.zstd.Close()
+		if p.meta != nil {
+			return p.meta.Close()
 		}
 	case ready:
-		if p.zstd != nil {
-			return p.zstd.Close()
+		if p.meta != nil {
+			return p.meta.Close()
 		}
 	}
 	return nil

@@ -64,3 +64,21 @@ func TestDemo(t *testing.T) {
 	assert.Contains(t, out, "update.tar.zst: applied")
 	assert.Contains(t, out, "state:    applied")
 }
+
+func TestApplyEStargz(t *testing.T) {
+	tarBytes := testutil.TarBytes(t, testutil.RichTree(4))
+	blob := writeLayer(t, testutil.EStargz(t, tarBytes, 64<<10, nil), "layer")
+	// Without the insecure option eStargz cannot be verified: a fallback.
+	out, err := run(t, "inspect", blob, "--format", "text")
+	require.NoError(t, err)
+	assert.Contains(t, out, "estargz-unverifiable")
+
+	dest := filepath.Join(t.TempDir(), "out")
+	out, err = run(t, "apply", blob, "--dest", dest,
+		"--pull-option", "enable_partial_images=true",
+		"--pull-option", "insecure_allow_unpredictable_image_contents=true")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, ": applied")
+	want := testutil.TarSnapshot(t, tarBytes)
+	assert.Empty(t, testutil.Diff(want, testutil.Snapshot(t, dest)))
+}

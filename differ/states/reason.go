@@ -22,8 +22,6 @@ const (
 	CodeNoTarSplit
 	// CodeEStargzUnverifiable: eStargz carries no tar-split, same reason.
 	CodeEStargzUnverifiable
-	// CodeEStargzUnsupported: eStargz partial pulls are not implemented yet.
-	CodeEStargzUnsupported
 	// CodeNoTOC: the layer has no TOC annotation at all.
 	CodeNoTOC
 	// CodeError: a hard error; the detail says which.
@@ -39,7 +37,6 @@ var codeNames = [...]string{
 	CodeRangesRefused:       "ranges-refused",
 	CodeNoTarSplit:          "no-tar-split",
 	CodeEStargzUnverifiable: "estargz-unverifiable",
-	CodeEStargzUnsupported:  "estargz-unsupported",
 	CodeNoTOC:               "no-toc",
 	CodeError:               "error",
 }
@@ -60,7 +57,7 @@ func (c Code) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 // where the content itself is unacceptable or the store cannot take a differ.
 func (c Code) CanConvert() bool {
 	switch c {
-	case CodeRangesRefused, CodeNoTarSplit, CodeEStargzUnverifiable, CodeEStargzUnsupported, CodeNoTOC:
+	case CodeRangesRefused, CodeNoTarSplit, CodeEStargzUnverifiable, CodeNoTOC:
 		return true
 	}
 	return false
