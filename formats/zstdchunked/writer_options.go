@@ -1,0 +1,43 @@
+package zstdchunked
+
+import "github.com/klauspost/compress/zstd"
+
+// DefaultLevel is the zstd level upstream's writer uses when none is given.
+const DefaultLevel = 10
+
+// WriterOption configures NewWriter and Compress.
+type WriterOption func(*writerConfig)
+
+type writerConfig struct {
+	level        int
+	uncompressed bool
+}
+
+func newWriterConfig(opts []WriterOption) writerConfig {
+	c := writerConfig{level: DefaultLevel}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// WithLevel sets the zstd compression level (1…22), mapped onto the
+// encoder's speed classes the way upstream maps it
+// (zstd.EncoderLevelFromZstd). It applies to the data frames and to the
+// compressed TOC and tar-split.
+func WithLevel(level int) WriterOption { return func(c *writerConfig) { c.level = level } }
+
+// WithoutCompression writes the "convert_images" variant (FORMATS §4): the
+// same layout with the raw tar in place of zstd frames and the TOC and
+// tar-split stored raw. It is not a valid zstd blob and must never be
+// published; the TOC digest annotation is the digest of the raw TOC JSON.
+func WithoutCompression() WriterOption { return func(c *writerConfig) { c.uncompressed = true } }
+
+// newEncoder returns an encoder at the configured level. Concurrency 1:
+// frames are small and restarted constantly, so background block
+// goroutines cost more than they give, and memory stays predictable.
+func (c writerConfig) newEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(c.level)),
+		zstd.WithEncoderConcurrency(1))
+}
