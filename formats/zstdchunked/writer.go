@@ -177,7 +177,8 @@ func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (
 		// Stop the goroutine and wait for it: its error is a consequence
 		// of ours.
 		_ = its.Close()
-		_ = <-done
+		doneErr := <-done
+		_ = doneErr
 		return nil, err
 	}
 	_ = its.Close() // read to EOF already
