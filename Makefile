@@ -8,7 +8,7 @@ RACE_PKGS ?= ./differ/... ./internal/...
 FUZZTIME  ?= 10s
 GOLANGCI  ?= $(shell command -v golangci-lint 2>/dev/null || echo $(HOME)/go/bin/golangci-lint)
 
-.PHONY: all build test test-race test-rest fuzz fuzz-short lint bench demo generate
+.PHONY: all build test test-race test-rest fuzz fuzz-short lint bench bench-quick demo generate
 
 all: build
 
@@ -46,8 +46,16 @@ lint:
 generate:
 	$(GO) generate $(GOFLAGS_T) ./...
 
+# bench: the Go micro-benchmarks (modest -benchtime), then chunkdiff vs upstream's differ pulling the
+# Go toolchain tree as a zstd:chunked layer, one process per pull; results go to docs/BENCHMARKS.md.
+# bench-quick: the side-by-side harness on a small synthetic layer, as a smoke test.
+BENCHTIME ?= 300ms
 bench:
-	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem ./...
+	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside
+
+bench-quick:
+	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside --layer quick --rounds 1 --pause 500ms
 
 # demo: the main job on the embedded demo layer (testdata/demo).
 demo: build

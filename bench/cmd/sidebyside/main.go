@@ -1,0 +1,88 @@
+// Command sidebyside benchmarks chunkdiff's differ against upstream's on
+// the same layer in the same run: it builds (once, cached under bench/out)
+// a realistic zstd:chunked layer, runs pullone for each differ alternately,
+// one process and one fresh store per pull, and reports medians and ratios,
+// also into a marked section of docs/BENCHMARKS.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// options are the command line.
+type options struct {
+	layer      string
+	goroot     string
+	files      int
+	mib        int64
+	rounds     int
+	warmup     int
+	out        string
+	doc        string
+	pause      time.Duration
+	pullone    string
+	profileDir string
+	keepTrash  bool
+	pullOpts   map[string]string
+}
+
+type kvFlag map[string]string
+
+func (p kvFlag) String() string { return fmt.Sprint(map[string]string(p)) }
+
+func (p kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	p[k] = v
+	return nil
+}
+
+func main() {
+	o := options{pullOpts: map[string]string{}}
+	flag.StringVar(&o.layer, "layer", "goroot", "goroot (the Go toolchain tree), synthetic, or quick (a small synthetic layer)")
+	flag.StringVar(&o.goroot, "goroot", "/usr/local/go", "tree for --layer goroot")
+	flag.IntVar(&o.files, "files", 15000, "regular files for --layer synthetic")
+	flag.Int64Var(&o.mib, "mib", 300, "MiB of file data for --layer synthetic")
+	flag.IntVar(&o.rounds, "rounds", 3, "measured pulls per differ")
+	flag.IntVar(&o.warmup, "warmup", 1, "discarded pulls per differ first (page cache, binary)")
+	flag.StringVar(&o.out, "out", "bench/out", "cache, stores and trash (git-ignored)")
+	flag.StringVar(&o.doc, "doc", "docs/BENCHMARKS.md", `markdown file whose section for this layer is replaced ("" for none)`)
+	flag.DurationVar(&o.pause, "pause", 2*time.Second, "pause after sync before each pull")
+	flag.StringVar(&o.pullone, "pullone", "", "pullone binary (default: build it into OUT/bin)")
+	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs, one extra profiled pull per differ, profiles written here")
+	flag.BoolVar(&o.keepTrash, "keep-trash", false, "do not delete the old stores at the end")
+	flag.Var(kvFlag(o.pullOpts), "pull-option", "pull option key=value for both differs (repeatable; default enable_partial_images=true)")
+	flag.Parse()
+	if o.layer == "quick" {
+		o.layer, o.files, o.mib = "synthetic", 1500, 24
+	}
+	if _, ok := o.pullOpts["enable_partial_images"]; !ok {
+		o.pullOpts["enable_partial_images"] = "true"
+	}
+	if o.rounds < 1 {
+		fmt.Fprintln(os.Stderr, "sidebyside: --rounds must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(o, commandLine()); err != nil {
+		fmt.Fprintln(os.Stderr, "sidebyside:", err)
+		os.Exit(1)
+	}
+}
+
+// commandLine is how to reproduce this run, for the report.
+func commandLine() string {
+	parts := []string{"go run -tags exclude_graphdriver_btrfs ./bench/cmd/sidebyside"}
+	for _, a := range os.Args[1:] {
+		if strings.ContainsAny(a, " \t'\"$") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,94 @@
+package layer
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Spec chooses the benchmark layer.
+type Spec struct {
+	Kind   string // "goroot" or "synthetic"
+	GoRoot string // the tree for "goroot"
+	Files  int    // regular files for "synthetic"
+	MiB    int64  // file bytes for "synthetic"
+}
+
+// Name keys the cache: it changes whenever the content would.
+func (s Spec) Name() (string, error) {
+	switch s.Kind {
+	case "goroot":
+		v, err := goVersion(s.GoRoot)
+		if err != nil {
+			return "", err
+		}
+		return "goroot-" + v, nil
+	case "synthetic":
+		return fmt.Sprintf("synthetic-%df-%dm", s.Files, s.MiB), nil
+	}
+	return "", fmt.Errorf("unknown layer kind %q (want goroot or synthetic)", s.Kind)
+}
+
+// goVersion is the first line of GOROOT/VERSION, e.g. "go1.26.8".
+func goVersion(root string) (string, error) {
+	f, err := os.Open(filepath.Join(root, "VERSION"))
+	if err != nil {
+		return "", fmt.Errorf("goroot layer: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return "", fmt.Errorf("goroot layer: empty %s/VERSION", root)
+	}
+	return strings.TrimSpace(sc.Text()), nil
+}
+
+// Ensure returns the layer for s under outDir/layers, building it first if
+// it is not cached. A generated tree is handed to discard (moved aside, not
+// deleted: deleting it now would slow down the runs that follow).
+func Ensure(outDir string, s Spec, discard func(path string) error) (Files, Meta, error) {
+	name, err := s.Name()
+	if err != nil {
+		return Files{}, Meta{}, err
+	}
+	f := Files{Dir: filepath.Join(outDir, "layers", name)}
+	if m, ok, err := Load(f); ok || err != nil {
+		return f, m, err
+	}
+	tree := s.GoRoot
+	if s.Kind == "synthetic" {
+		tree = filepath.Join(outDir, "trees", name)
+		if err := os.RemoveAll(tree); err != nil { // a leftover of an interrupted build
+			return f, Meta{}, fmt.Errorf("synthetic tree: %w", err)
+		}
+		if err := Synthetic(tree, s.Files, s.MiB<<20); err != nil {
+			return f, Meta{}, err
+		}
+	}
+	m, err := Build(f, tree, Meta{Name: name})
+	if err != nil {
+		return f, m, err
+	}
+	m.Description = describe(s, m)
+	if err := writeJSON(f.Meta(), m); err != nil {
+		return f, m, err
+	}
+	if s.Kind == "synthetic" {
+		return f, m, discard(tree)
+	}
+	return f, m, nil
+}
+
+func describe(s Spec, m Meta) string {
+	c := m.Counts
+	what := fmt.Sprintf("the Go toolchain tree %s (%s)", s.GoRoot, strings.TrimPrefix(m.Name, "goroot-"))
+	if s.Kind == "synthetic" {
+		what = "a synthetic toolchain-like tree (testutil.RealisticTree: small text files, a few big binaries; plus zero-run disk images, an all-zero file, symlinks, a hardlink)"
+	}
+	return fmt.Sprintf("%s: %d entries (%d files, %d dirs, %d symlinks, %d hardlinks), %.1f MiB of file data; tar %.1f MiB, zstd:chunked blob %.1f MiB (upstream's compressor, default level)",
+		what, c.Entries, c.Files, c.Dirs, c.Symlinks, c.Hardlinks, mib(c.FileBytes), mib(m.TarBytes), mib(m.BlobBytes))
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }

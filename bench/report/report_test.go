@@ -1,0 +1,104 @@
+package report
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMedian(t *testing.T) {
+	assert.True(t, math.IsNaN(Median(nil)))
+	assert.Equal(t, 3.0, Median([]float64{3}))
+	assert.Equal(t, 2.0, Median([]float64{3, 1, 2}))
+	assert.Equal(t, 2.5, Median([]float64{4, 1, 3, 2}))
+	xs := []float64{3, 1, 2}
+	Median(xs)
+	assert.Equal(t, []float64{3, 1, 2}, xs, "the input is not sorted in place")
+}
+
+func TestRatio(t *testing.T) {
+	assert.Equal(t, 0.5, Ratio(1, 2))
+	assert.Equal(t, 1.0, Ratio(0, 0))
+	assert.True(t, math.IsNaN(Ratio(1, 0)))
+}
+
+func results(differ string, wall ...float64) []Result {
+	var rs []Result
+	for i, w := range wall {
+		rs = append(rs, Result{Differ: differ, WallS: w, UserS: w / 2, SysS: w / 4, MaxRSSKiB: 1024 * int64(10+i),
+			BytesFetched: 1 << 20, Requests: 2, Ranges: 3, DiffID: "sha256:x", LayerFiles: 7})
+	}
+	return rs
+}
+
+func TestSummarize(t *testing.T) {
+	rows := Summarize(results("ours", 1, 3, 2), results("upstream", 4, 4, 5))
+	require.Len(t, rows, len(Metrics))
+	wall := rows[0]
+	assert.Equal(t, "wall time", wall.Name)
+	assert.Equal(t, []float64{1, 3, 2}, wall.Ours, "runs in run order")
+	assert.Equal(t, 2.0, wall.OursMed)
+	assert.Equal(t, 4.0, wall.UpMed)
+	assert.Equal(t, 0.5, wall.Ratio)
+	assert.True(t, wall.Met())
+	assert.Equal(t, 1.5, rows[1].OursMed, "CPU is user+sys")
+	rss := rows[2]
+	assert.Equal(t, 11.0, rss.OursMed, "MiB")
+	assert.Equal(t, 1.0, rss.Ratio)
+	assert.False(t, rss.Met(), "1.00× misses a 0.80× target")
+	assert.True(t, rows[4].Met(), "no target, nothing to miss")
+}
+
+func TestConsistent(t *testing.T) {
+	ids, ok := Consistent(results("ours", 1), results("upstream", 1, 2))
+	assert.True(t, ok)
+	assert.Equal(t, []string{"sha256:x"}, ids)
+	bad := results("upstream", 1)
+	bad[0].DiffID = "sha256:y"
+	ids, ok = Consistent(results("ours", 1), bad)
+	assert.False(t, ok)
+	assert.Equal(t, []string{"sha256:x", "sha256:y"}, ids)
+	_, ok = Consistent([]Result{{}})
+	assert.False(t, ok, "an empty DiffID is no DiffID")
+}
+
+func section(key string) Section {
+	return Section{
+		Key: key, Title: "Cold pull", Command: "go run ./bench/cmd/sidebyside", Date: "today",
+		Machine: Machine{NProc: 2, CPU: "cpu", Kernel: "6.1", GoVersion: "go1.26", Fs: "ext4"},
+		Layer:   "a layer", Rounds: 3, Warmup: 1,
+		Rows:    Summarize(results("ours", 1, 3, 2), results("upstream", 4, 4, 5)),
+		DiffIDs: []string{"sha256:x"}, DiffIDOK: true,
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	md := section("k").Markdown()
+	assert.True(t, strings.HasPrefix(md, "<!-- sidebyside:k:begin -->\n"))
+	assert.True(t, strings.HasSuffix(md, "<!-- sidebyside:k:end -->\n"))
+	assert.Contains(t, md, "```sh\ngo run ./bench/cmd/sidebyside\n```")
+	assert.Contains(t, md, "| wall time (s) | 2.00 | 4.00 | 0.50× | ≤ 0.80× met | 1.00, 3.00, 2.00 / 4.00, 4.00, 5.00 |")
+	assert.Contains(t, md, "| peak RSS (MiB) | 11.00 | 11.00 | 1.00× | ≤ 0.80× **missed** |")
+	assert.Contains(t, md, "| requests | 2 | 2 | 1.00× |  | 2, 2, 2 / 2, 2, 2 |")
+	assert.Contains(t, md, "identical for every run")
+
+	s := section("k")
+	s.DiffIDOK, s.DiffIDs = false, []string{"sha256:x", "sha256:y"}
+	assert.Contains(t, s.Markdown(), "**DiffID MISMATCH**: `sha256:x`, `sha256:y`")
+}
+
+func TestReplace(t *testing.T) {
+	a1, a2, b := section("a").Markdown(), strings.Replace(section("a").Markdown(), "today", "tomorrow", 1), section("b").Markdown()
+
+	doc := Replace("# Benchmarks\nintro\n", "a", a1)
+	assert.Equal(t, "# Benchmarks\nintro\n\n"+a1, doc, "appended after a blank line")
+	doc = Replace(doc, "b", b)
+	assert.Equal(t, "# Benchmarks\nintro\n\n"+a1+"\n"+b, doc)
+	doc = Replace(doc+"\ntrailer\n", "a", a2)
+	assert.Equal(t, "# Benchmarks\nintro\n\n"+a2+"\n"+b+"\ntrailer\n", doc, "only a's section changes")
+	assert.Equal(t, doc, Replace(doc, "a", a2), "idempotent")
+	assert.Equal(t, a1, Replace("", "a", a1))
+}
