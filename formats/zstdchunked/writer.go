@@ -116,8 +116,8 @@ func (a Annotations) Map() map[string]string {
 	return m
 }
 
-// compressor holds one blob's writing state.
-type compressor struct {
+// blobWriter holds one blob's writing state.
+type blobWriter struct {
 	bw       *bufio.Writer
 	out      *countWriter
 	data     *dataWriter
@@ -130,8 +130,8 @@ type compressor struct {
 	lastName string // of the last header read, to name a duplicate
 }
 
-func newCompressor(dst io.Writer, cfg writerConfig) (*compressor, error) {
-	c := &compressor{bw: bufio.NewWriterSize(dst, readBufSize)}
+func newBlobWriter(dst io.Writer, cfg writerConfig) (*blobWriter, error) {
+	c := &blobWriter{bw: bufio.NewWriterSize(dst, readBufSize)}
 	c.out = &countWriter{w: c.bw}
 	c.data = &dataWriter{out: c.out, tarHash: sha256.New()}
 	if !cfg.uncompressed {
@@ -159,7 +159,7 @@ func newCompressor(dst io.Writer, cfg writerConfig) (*compressor, error) {
 // waiting for tar-split's goroutine, to unblock a reader that would
 // otherwise wait for more input.
 func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (*Result, error) {
-	c, err := newCompressor(dst, cfg)
+	c, err := newBlobWriter(dst, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (
 
 // copyTar writes the data section: header bytes into the current frame,
 // each payload chunk in frames of its own (FORMATS §1.2).
-func (c *compressor) copyTar(its io.Reader) error {
+func (c *blobWriter) copyTar(its io.Reader) error {
 	tr := tar.NewReader(its)
 	tr.RawAccounting = true
 	buf := make([]byte, readBufSize)
@@ -265,7 +265,7 @@ func entryType(hdr *tar.Header) (string, error) {
 // addEntries writes the file's TOC entries (FORMATS §1.8): the main entry,
 // and when the payload has two or more chunks, chunk fields on it and one
 // "chunk" entry per further chunk.
-func (c *compressor) addEntries(hdr *tar.Header, typ string) error {
+func (c *blobWriter) addEntries(hdr *tar.Header, typ string) error {
 	f := &c.file
 	e := newTOCEntry(hdr, typ)
 	if f.started {
@@ -289,7 +289,7 @@ func (c *compressor) addEntries(hdr *tar.Header, typ string) error {
 	return nil
 }
 
-func (c *compressor) addEntry(e *tocEntry) error {
+func (c *blobWriter) addEntry(e *tocEntry) error {
 	c.entries++
 	if err := c.tocw.add(e); err != nil {
 		return fmt.Errorf("TOC entry %q: %w", e.Name, err)
@@ -298,7 +298,7 @@ func (c *compressor) addEntry(e *tocEntry) error {
 }
 
 // finish appends the TOC, tar-split and footer frames (FORMATS §1.4).
-func (c *compressor) finish() (*Result, error) {
+func (c *blobWriter) finish() (*Result, error) {
 	fail := func(err error) (*Result, error) { return nil, fmt.Errorf("zstd:chunked writer: %w", err) }
 	ts, err := c.tarSplit.finish()
 	if err != nil {
@@ -336,7 +336,7 @@ func (c *compressor) finish() (*Result, error) {
 // wrapErr names the entry behind a duplicate path. tar-split's packer
 // rejects the path once it has consumed the entry's payload, so by then
 // our reader has returned that entry's header and no further one.
-func (c *compressor) wrapErr(err error) error {
+func (c *blobWriter) wrapErr(err error) error {
 	if errors.Is(err, storage.ErrDuplicatePath) {
 		return &DuplicatePathError{Name: c.lastName}
 	}
