@@ -79,7 +79,7 @@ func newMetaStream(c writerConfig) (*metaStream, error) {
 	if c.uncompressed {
 		return m, nil
 	}
-	enc, err := c.newEncoder()
+	enc, err := c.newMetaEncoder()
 	if err != nil {
 		return nil, err
 	}

@@ -21,10 +21,10 @@ func newWriterConfig(opts []WriterOption) writerConfig {
 	return c
 }
 
-// WithLevel sets the zstd compression level (1…22), mapped onto the
-// encoder's speed classes the way upstream maps it
-// (zstd.EncoderLevelFromZstd). It applies to the data frames and to the
-// compressed TOC and tar-split.
+// WithLevel sets the zstd compression level (1…22) of the data frames,
+// mapped onto the encoder's speed classes the way upstream maps it
+// (zstd.EncoderLevelFromZstd). The TOC and tar-split use at most the
+// default speed class whatever the level, see newMetaEncoder.
 func WithLevel(level int) WriterOption { return func(c *writerConfig) { c.level = level } }
 
 // WithoutCompression writes the "convert_images" variant (FORMATS §4): the
@@ -40,4 +40,16 @@ func (c writerConfig) newEncoder() (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(c.level)),
 		zstd.WithEncoderConcurrency(1))
+}
+
+// newMetaEncoder returns the encoder of the TOC or the tar-split. Upstream
+// uses the data level, but at level ≥ 10 each encoder carries about 50 MiB
+// of match tables and history: three at once would triple the writer's
+// footprint for JSON that compresses nearly as well at the default speed
+// class. Readers do not care how a frame was compressed.
+func (c writerConfig) newMetaEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(min(zstd.EncoderLevelFromZstd(c.level), zstd.SpeedDefault)),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true))
 }

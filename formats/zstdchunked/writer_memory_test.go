@@ -1,0 +1,123 @@
+package zstdchunked
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"math/rand"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// sparseish generates a file: over its first quarter, per MiB, 64 KiB of
+// random data then zeros (data chunks and holes), then one zero run to the
+// end, a single hole chunk of three quarters of the file, which would show
+// any whole-chunk buffering. Content is produced as it is read.
+type sparseish struct {
+	left, pos, patternEnd int64
+	noise                 []byte
+}
+
+func (g *sparseish) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), g.left)]
+	for i := range p {
+		if off := (g.pos + int64(i)) % (1 << 20); g.pos+int64(i) < g.patternEnd && off < int64(len(g.noise)) {
+			p[i] = g.noise[off]
+		} else {
+			p[i] = 0
+		}
+	}
+	g.pos += int64(len(p))
+	g.left -= int64(len(p))
+	return len(p), nil
+}
+
+// heapPeak samples HeapInuse until stopped and returns the highest value.
+func heapPeak(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var ms runtime.MemStats
+		var peak uint64
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// TestWriterBoundedMemory streams tars holding one file of 32 MiB and of
+// 512 MiB through the writer: the heap stays far below the file size and
+// does not grow with it (no whole-file or whole-chunk buffering; what
+// remains is the encoder's fixed tables and window).
+func TestWriterBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 544 MiB")
+	}
+	small := streamPeak(t, 32<<20)
+	big := streamPeak(t, 512<<20)
+	if limit := int64(128 << 20); big > limit {
+		t.Errorf("heap grew by %d MiB streaming a 512 MiB file; limit %d MiB", big>>20, limit>>20)
+	}
+	if big > small+24<<20 {
+		t.Errorf("heap growth rises with the file size: %d MiB for 32 MiB, %d MiB for 512 MiB", small>>20, big>>20)
+	}
+}
+
+// streamPeak writes a tar with one size-byte generated file and returns
+// how far HeapInuse rose above its starting point.
+func streamPeak(t *testing.T, size int64) int64 {
+	t.Helper()
+	noise := make([]byte, 64<<10)
+	rand.New(rand.NewSource(1)).Read(noise)
+	var hdr bytes.Buffer
+	if err := tar.NewWriter(&hdr).WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "big.img", Mode: 0o644, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	tarHash := sha256.New()
+	in := io.TeeReader(io.MultiReader(&hdr, &sparseish{left: size, patternEnd: size / 4, noise: noise}, bytes.NewReader(make([]byte, 1024))), tarHash)
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	stop := make(chan struct{})
+	peakC := heapPeak(stop)
+	var once sync.Once
+	defer once.Do(func() { close(stop) })
+
+	var out countingDiscard
+	res, err := Compress(&out, in)
+	once.Do(func() { close(stop) })
+	peak := <-peakC
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TarSize != 512+size+1024 || res.DiffID != digest.NewDigestFromBytes(digest.SHA256, tarHash.Sum(nil)) {
+		t.Errorf("TarSize %d DiffID %s: not the streamed tar", res.TarSize, res.DiffID)
+	}
+	grew := int64(peak) - int64(base)
+	t.Logf("%d MiB file -> %d-byte blob, %d TOC entries; heap in use peaked %.1f MiB above the %.1f MiB baseline",
+		size>>20, out.n, res.Entries, float64(grew)/(1<<20), float64(base)/(1<<20))
+	return grew
+}
+
+type countingDiscard struct{ n int64 }
+
+func (c *countingDiscard) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
