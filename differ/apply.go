@@ -141,20 +141,43 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 	m := &materializer{root: root, plan: r.plan, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
 	limits := c.Limits()
 	fopts := fetch.Options{Codec: r.meta.codec(), MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
-	var (
-		stats     fetch.Stats
-		flatNames map[string]string
-	)
+	meta := r.meta
+
+	// The DiffID is recomputed alongside the fetch, on the other core.
+	var job *diffIDJob
+	started := func() {
+		if meta.tarSplit() == nil || c.PullOptions().InsecureAllowUnpredictableImageContents {
+			return
+		}
+		m.progress = newProgress(len(m.files))
+		m.track(m.progress)
+		job = startDiffID(meta.tarSplit(), root, m.progress)
+	}
+	var stats fetch.Stats
 	if flat {
-		stats, flatNames, err = m.flatTree(context.Background(), c.Source(), fopts)
+		stats, _, err = m.flatTree(context.Background(), c.Source(), fopts, started)
 	} else {
-		stats, err = m.tree(context.Background(), c.Source(), fopts)
+		stats, err = m.tree(context.Background(), c.Source(), fopts, started)
+	}
+	if job != nil {
+		if err != nil {
+			m.progress.fail(err)
+		}
+		dg, n, jerr := job.wait()
+		switch {
+		case err != nil:
+		case jerr != nil:
+			err = jerr
+		case n != meta.uncompressedSize():
+			err = fmt.Errorf("the reassembled layer has %d bytes, the tar-split announced %d", n, meta.uncompressedSize())
+		default:
+			out.UncompressedDigest = dg
+		}
 	}
 	if err != nil {
 		return stats, err
 	}
 
-	meta := r.meta
 	tocJSON, err := readTOC(meta.TOCJSON())
 	if err != nil {
 		return stats, err
@@ -171,16 +194,6 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 		out.RootDirMode = root.RootDirMode()
 	}
 	if meta.tarSplit() != nil {
-		if !c.PullOptions().InsecureAllowUnpredictableImageContents {
-			dg, n, err := computeDiffID(meta.tarSplit(), root, flatNames)
-			if err != nil {
-				return stats, err
-			}
-			if n != out.Size {
-				return stats, fmt.Errorf("the reassembled layer has %d bytes, the tar-split announced %d", n, out.Size)
-			}
-			out.UncompressedDigest = dg
-		}
 		ts := meta.takeTarSplit()
 		if err := rewind(ts); err != nil {
 			_ = ts.Close()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strings"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
@@ -22,13 +21,22 @@ type materializer struct {
 	flat    bool
 	verity  *verityRecorder
 	created []toc.Entry // the entries as given to the root, by fetch index
+	// progress, when set, learns of every completed file (for the DiffID
+	// computed alongside the fetch).
+	progress *progress
+	// files is what fetching produces, and flatNames (Flat format) maps
+	// cleaned entry names to flat paths; both are set before started runs.
+	files     []fetch.File
+	flatNames map[string]string
 }
 
 // tree materialises every entry in TOC order (Dir format): directories,
 // empty files, symlinks, devices and whiteouts at once, regular files with
 // content through the fetcher, hard links last (their targets must exist),
 // directory times at the very end (creating children changes them).
-func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options) (fetch.Stats, error) {
+//
+// started runs once every file to fetch is known, before fetching begins.
+func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
 	var links []*toc.Entry
 	for i := range m.plan.items {
 		e := &m.plan.items[i].Entry
@@ -60,10 +68,12 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		}
 	}
 	m.created = make([]toc.Entry, len(m.plan.fetch))
+	m.files = m.plan.fetch
 	for i, idx := range m.plan.fetchItem {
 		m.created[i] = m.plan.items[idx].Entry
 	}
-	stats, err := fetch.Fetch(ctx, src, m.plan.fetch, m, opts)
+	started()
+	stats, err := fetch.Fetch(ctx, src, m.files, m, opts)
 	if err != nil {
 		return stats, err
 	}
@@ -77,7 +87,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 
 // flatTree materialises the Flat format used by composefs: only regular
 // files, one per distinct digest, at "xx/rest-of-hex", with no attributes.
-func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options) (fetch.Stats, map[string]string, error) {
+func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, map[string]string, error) {
 	names := map[string]string{} // cleaned entry name → flat path
 	seen := map[digest.Digest]string{}
 	var files []fetch.File
@@ -118,6 +128,9 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 		created = append(created, e)
 	}
 	m.created = created
+	m.files = files
+	m.flatNames = names
+	started()
 	stats, err := fetch.Fetch(ctx, src, files, m, opts)
 	return stats, names, err
 }
@@ -159,11 +172,33 @@ func (m *materializer) Close(i int, f *os.File, ferr error) error {
 		// fs-verity needs the file read-only with no writer left open.
 		err = m.verity.record(m.root, e.Name)
 	}
+	if err == nil && m.progress != nil {
+		m.progress.complete(i)
+	}
 	return err
+}
+
+// track tells progress which fetch index produces which tar entry.
+func (m *materializer) track(p *progress) {
+	if !m.flat {
+		for i := range m.created {
+			p.track(m.created[i].Name, i, m.created[i].Name)
+		}
+		return
+	}
+	byPath := map[string]int{}
+	for i := range m.created {
+		byPath[m.created[i].Name] = i
+	}
+	for name, flat := range m.flatNames {
+		if i, ok := byPath[flat]; ok {
+			p.track(name, i, flat)
+		}
+	}
 }
 
 // flatName maps a tar-split name to its flat path.
 func flatName(names map[string]string, name string) (string, bool) {
-	p, ok := names[path.Clean("/"+strings.TrimPrefix(name, "./"))]
+	p, ok := names[cleanKey(name)]
 	return p, ok
 }

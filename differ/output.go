@@ -36,19 +36,33 @@ func readTOC(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// computeDiffID reassembles the tar from the tar-split and the staged files.
-func computeDiffID(tarSplit *os.File, root *apply.Root, flatNames map[string]string) (digest.Digest, int64, error) {
-	open := func(name string) (io.ReadCloser, error) {
-		if flatNames != nil {
-			p, ok := flatName(flatNames, name)
-			if !ok {
-				return nil, fmt.Errorf("tar-split names %q, which the TOC does not have", name)
+// diffIDJob recomputes the DiffID from the tar-split while the layer is
+// being fetched, reading each file once progress says it is complete.
+type diffIDJob struct {
+	done chan struct{}
+	dg   digest.Digest
+	n    int64
+	err  error
+}
+
+func startDiffID(tarSplit *os.File, root *apply.Root, p *progress) *diffIDJob {
+	j := &diffIDJob{done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		j.dg, j.n, j.err = diffid.Compute(io.NewSectionReader(tarSplit, 0, 1<<62), func(name string) (io.ReadCloser, error) {
+			at, err := p.wait(name)
+			if err != nil {
+				return nil, err
 			}
-			name = p
-		}
-		return root.OpenForRead(name)
-	}
-	return diffid.Compute(io.NewSectionReader(tarSplit, 0, 1<<62), open)
+			return root.OpenForRead(at)
+		})
+	}()
+	return j
+}
+
+func (j *diffIDJob) wait() (digest.Digest, int64, error) {
+	<-j.done
+	return j.dg, j.n, j.err
 }
 
 func marshalLayerData(f graphdriver.DifferOutputFormat) ([]byte, error) {
