@@ -97,3 +97,32 @@ func (m markWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// copyVerified is inflateVerified for the uncompressed variant written for
+// local conversion (FORMATS §4): the bytes are stored raw, so compLen and
+// outLen must agree and the digest covers exactly what is written.
+func copyVerified(src io.Reader, compLen uint64, want digest.Digest, outLen uint64, dst io.Writer, what string) error {
+	if compLen != outLen {
+		return fmt.Errorf("zstd:chunked %s: uncompressed variant with %d stored and %d announced bytes", what, compLen, outLen)
+	}
+	if !want.Algorithm().Available() {
+		return fmt.Errorf("zstd:chunked %s: digest algorithm %q not available", what, want.Algorithm())
+	}
+	h := want.Algorithm().Digester()
+	cr := &countingReader{r: io.LimitReader(src, int64(compLen))}
+	_, err := io.Copy(markWriter{dst}, io.TeeReader(cr, h.Hash()))
+	if cr.err != nil {
+		return fmt.Errorf("zstd:chunked %s: reading from source: %w", what, cr.err)
+	}
+	var we *writeError
+	if errors.As(err, &we) {
+		return fmt.Errorf("zstd:chunked %s: writing spool: %w", what, we.err)
+	}
+	if cr.n != compLen {
+		return fmt.Errorf("zstd:chunked %s: source stream ended after %d of %d bytes: %w", what, cr.n, compLen, io.ErrUnexpectedEOF)
+	}
+	if got := h.Digest(); got != want {
+		return &DigestError{What: what, Expected: want.String(), Computed: got.String()}
+	}
+	return nil
+}

@@ -72,8 +72,12 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	}()
 
 	// TOC: verify, inflate to the spool, then validate and count.
+	read := inflateVerified
+	if opts.Uncompressed {
+		read = copyVerified
+	}
 	if err := readRange(st, func(r io.Reader) error {
-		return inflateVerified(r, ann.TOC.Length, ann.TOCDigest, ann.TOC.UncompressedLength, m.tocFile, "TOC")
+		return read(r, ann.TOC.Length, ann.TOCDigest, ann.TOC.UncompressedLength, m.tocFile, "TOC")
 	}); err != nil {
 		return nil, err
 	}
@@ -108,7 +112,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	}
 	m.tarSplit = ts
 	if err := readRange(st, func(r io.Reader) error {
-		return inflateVerified(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, ts, "tar-split")
+		return read(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, ts, "tar-split")
 	}); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,9 @@ type Options struct {
 	// upstream (the tar-split is streamed to disk, never held in memory, so
 	// only disk space is at stake).
 	MaxTarSplitSize uint64
+	// Uncompressed reads the variant written for local conversion
+	// (WithoutCompression): TOC and tar-split are stored raw.
+	Uncompressed bool
 }
 
 func (o Options) maxTOC() uint64 {

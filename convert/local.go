@@ -1,0 +1,216 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/storage/pkg/chunked"
+)
+
+// Local is a blob converted for convert_images: the uncompressed
+// zstd:chunked variant in an unlinked temp file, and what was learnt on the
+// way. Close releases the file.
+type Local struct {
+	File        *os.File
+	Size        int64 // of File
+	Annotations zstdchunked.Annotations
+	// CompressedDigest is the digest of the downloaded blob, verified
+	// equal to the blob digest the layer was announced with.
+	CompressedDigest digest.Digest
+	// DiffID and TarSize describe the uncompressed tar.
+	DiffID      digest.Digest
+	TarSize     int64
+	Compression Compression
+	BlobBytes   int64
+}
+
+// Close releases the converted file.
+func (l *Local) Close() error {
+	if l == nil || l.File == nil {
+		return nil
+	}
+	err := l.File.Close()
+	l.File = nil
+	return err
+}
+
+// DigestMismatchError: the downloaded blob is not the one announced.
+type DigestMismatchError struct {
+	Want, Got digest.Digest
+}
+
+func (e *DigestMismatchError) Error() string {
+	return fmt.Sprintf("convert: downloaded blob has digest %s, want %s", e.Got, e.Want)
+}
+
+// FetchAndConvert downloads the whole blob (one range; blobSize -1 means
+// "to the end"), verifies its digest while reading, and writes the
+// uncompressed zstd:chunked variant to an unlinked temp file in dir. One
+// pass, streaming: the compressed blob is never stored.
+func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, blobDigest digest.Digest, dir string) (_ *Local, retErr error) {
+	if err := blobDigest.Validate(); err != nil {
+		return nil, fmt.Errorf("convert: blob digest %q: %w", blobDigest, err)
+	}
+	length := uint64(math.MaxUint64)
+	if blobSize >= 0 {
+		length = uint64(blobSize)
+	}
+	streams, errs, err := src.GetBlobAt([]chunked.ImageSourceChunk{{Offset: 0, Length: length}})
+	if err != nil {
+		return nil, fmt.Errorf("convert: requesting the whole blob: %w", err)
+	}
+	var stream io.ReadCloser
+	var streamErr error
+	select {
+	case s, ok := <-streams:
+		if !ok || s == nil {
+			streamErr = errors.New("convert: the source returned no stream for the blob")
+		}
+		stream = s
+	case e, ok := <-errs:
+		if ok && e != nil {
+			streamErr = fmt.Errorf("convert: fetching the blob: %w", e)
+		} else {
+			streamErr = errors.New("convert: the source returned no stream for the blob")
+		}
+	case <-ctx.Done():
+		streamErr = ctx.Err()
+	}
+	defer func() {
+		if stream != nil {
+			_ = stream.Close()
+		}
+		if derr := drain(streams, errs); derr != nil && retErr == nil {
+			retErr = fmt.Errorf("convert: fetching the blob: %w", derr)
+		}
+	}()
+	if streamErr != nil {
+		return nil, streamErr
+	}
+
+	f, err := tempFile(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			_ = f.Close()
+		}
+	}()
+	res, err := convertStream(ctx, stream, blobDigest, f)
+	if err != nil {
+		return nil, err
+	}
+	if blobSize >= 0 && res.BlobBytes != blobSize {
+		return nil, fmt.Errorf("convert: the blob has %d bytes, want %d", res.BlobBytes, blobSize)
+	}
+	res.File = f
+	return res, nil
+}
+
+// convertStream converts blob into dst, verifying the blob's digest.
+func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst *os.File) (*Local, error) {
+	if !want.Algorithm().Available() {
+		return nil, fmt.Errorf("convert: digest algorithm %q not available", want.Algorithm())
+	}
+	h := want.Algorithm().Digester()
+	counted := &counter{r: ctxReader{ctx, blob}}
+	tee := io.TeeReader(counted, h.Hash())
+	tarStream, comp, err := Decompress(tee)
+	if err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	defer tarStream.Close()
+	out, err := zstdchunked.Compress(dst, tarStream, zstdchunked.WithoutCompression())
+	if err != nil {
+		// A digest mismatch explains a corrupt stream better than the
+		// decoder's complaint; check it first when the blob was read whole.
+		if _, cerr := io.Copy(io.Discard, tee); cerr == nil && h.Digest() != want {
+			return nil, &DigestMismatchError{Want: want, Got: h.Digest()}
+		}
+		return nil, fmt.Errorf("convert: %s layer: %w", comp, err)
+	}
+	// Read whatever follows the compressed stream (it is part of the blob
+	// and of its digest).
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return nil, fmt.Errorf("convert: reading the blob: %w", err)
+	}
+	if got := h.Digest(); got != want {
+		return nil, &DigestMismatchError{Want: want, Got: got}
+	}
+	return &Local{
+		Size: out.BlobSize, Annotations: out.Annotations, CompressedDigest: want,
+		DiffID: out.DiffID, TarSize: out.TarSize, Compression: comp, BlobBytes: counted.n,
+	}, nil
+}
+
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ctxReader stops a long download when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// tempFile creates an unlinked temp file in dir (on the destination's
+// filesystem, so nothing is left behind on any exit).
+func tempFile(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, ".chunkdiff-convert-")
+	if err != nil {
+		return nil, fmt.Errorf("convert: temp file: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("convert: unlinking temp file: %w", err)
+	}
+	return f, nil
+}
+
+// drain consumes whatever the source still sends, closing streams, so its
+// producer goroutine ends; it returns the first error sent.
+func drain(streams chan io.ReadCloser, errs chan error) error {
+	var first error
+	for streams != nil || errs != nil {
+		select {
+		case s, ok := <-streams:
+			if !ok {
+				streams = nil
+				continue
+			}
+			if s != nil {
+				_ = s.Close()
+			}
+		case e, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			if first == nil {
+				first = e
+			}
+		}
+	}
+	return first
+}
