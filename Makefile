@@ -46,16 +46,18 @@ lint:
 generate:
 	$(GO) generate $(GOFLAGS_T) ./...
 
-# bench: the Go micro-benchmarks (modest -benchtime), then chunkdiff vs upstream's differ pulling the
-# Go toolchain tree as a zstd:chunked layer, one process per pull; results go to docs/BENCHMARKS.md.
+# bench: chunkdiff vs upstream's differ pulling the Go toolchain tree as a zstd:chunked layer, one
+# process per pull (results go to docs/BENCHMARKS.md), then the Go micro-benchmarks with a modest
+# -benchtime. In that order: the micro-benchmarks create and delete many files, and on ext4 without
+# a journal that slows file creation for minutes afterwards (see docs/BENCHMARKS.md).
 # bench-quick: the side-by-side harness on a small synthetic layer, as a smoke test.
 BENCHTIME ?= 300ms
 bench:
-	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside
+	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 bench-quick:
-	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside --layer quick --rounds 1 --pause 500ms
+	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside --layer quick --rounds 1 --pause 500ms --settle 0s --doc ''
 
 # demo: the main job on the embedded demo layer (testdata/demo).
 demo: build

@@ -23,6 +23,7 @@ type Section struct {
 	Command  string
 	Date     string
 	Machine  Machine
+	Revision string // the code measured
 	Layer    string // what the layer is, in a sentence or two
 	Rounds   int
 	Warmup   int
@@ -43,6 +44,9 @@ func (s Section) Markdown() string {
 	fmt.Fprintf(&b, "- date: %s\n", s.Date)
 	fmt.Fprintf(&b, "- machine: %d CPUs (%s), kernel %s, %s, stores on %s\n",
 		s.Machine.NProc, s.Machine.CPU, s.Machine.Kernel, s.Machine.GoVersion, s.Machine.Fs)
+	if s.Revision != "" {
+		fmt.Fprintf(&b, "- code: %s\n", s.Revision)
+	}
 	fmt.Fprintf(&b, "- layer: %s\n", s.Layer)
 	fmt.Fprintf(&b, "- runs: %d per differ, alternated, each in its own process and fresh store, after %d discarded warm-up run(s) per differ\n", s.Rounds, s.Warmup)
 	if s.DiffIDOK {

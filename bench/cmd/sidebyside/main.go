@@ -24,7 +24,10 @@ type options struct {
 	out        string
 	doc        string
 	pause      time.Duration
+	settle     time.Duration
 	pullone    string
+	rev        string
+	revision   string // what was measured, for the report
 	profileDir string
 	keepTrash  bool
 	pullOpts   map[string]string
@@ -54,7 +57,9 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/out", "cache, stores and trash (git-ignored)")
 	flag.StringVar(&o.doc, "doc", "docs/BENCHMARKS.md", `markdown file whose section for this layer is replaced ("" for none)`)
 	flag.DurationVar(&o.pause, "pause", 2*time.Second, "pause after sync before each pull")
+	flag.DurationVar(&o.settle, "settle", 375*time.Second, "minimum time between the harness's last deletion of old stores and the first pull (ext4 without a journal: 360 s)")
 	flag.StringVar(&o.pullone, "pullone", "", "pullone binary (default: build it into OUT/bin)")
+	flag.StringVar(&o.rev, "rev", "", "build pullone from this git revision (git archive) instead of the working tree")
 	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs, one extra profiled pull per differ, profiles written here")
 	flag.BoolVar(&o.keepTrash, "keep-trash", false, "do not delete the old stores at the end")
 	flag.Var(kvFlag(o.pullOpts), "pull-option", "pull option key=value for both differs (repeatable; default enable_partial_images=true)")

@@ -41,9 +41,14 @@ func run(o options, command string) (err error) {
 		return err
 	}
 	logf("layer: %s", meta.Description)
+	tr.settle(o.settle, logf)
+	o.revision = revision(o.rev)
+	if o.pullone != "" {
+		o.revision = "prebuilt " + o.pullone
+	}
 	pullone := o.pullone
 	if pullone == "" {
-		if pullone, err = buildPullone(out); err != nil {
+		if pullone, err = buildPullone(out, o.rev); err != nil {
 			return err
 		}
 	}
@@ -132,6 +137,7 @@ func section(o options, command, out string, meta layer.Meta, ours, up []report.
 		Command:  command,
 		Date:     time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Machine:  machine(out),
+		Revision: o.revision,
 		Layer:    meta.Description,
 		Rounds:   o.rounds,
 		Warmup:   o.warmup,
@@ -183,15 +189,58 @@ func profile(r *runner, dir string) error {
 	return nil
 }
 
-// buildPullone builds pullone with the same toolchain and tags.
-func buildPullone(out string) (string, error) {
+// buildPullone builds pullone with the same toolchain and tags, from the
+// working tree, or with rev from a `git archive` export of that revision,
+// so uncommitted work elsewhere in the tree cannot leak into the numbers.
+func buildPullone(out, rev string) (string, error) {
 	bin := filepath.Join(out, "bin", "pullone")
-	cmd := exec.Command("go", "build", "-tags", "exclude_graphdriver_btrfs", "-o", bin, "./bench/cmd/pullone")
+	src := "."
+	if rev != "" {
+		src = filepath.Join(out, "src", rev)
+		if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return "", err
+			}
+			export := exec.Command("sh", "-c", `git archive "$1" | tar -x -C "$2"`, "export", rev, src)
+			export.Stdout, export.Stderr = os.Stderr, os.Stderr
+			if err := export.Run(); err != nil {
+				return "", fmt.Errorf("export %s: %w", rev, err)
+			}
+		}
+		bin += "-" + rev
+	}
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-tags", "exclude_graphdriver_btrfs", "-o", bin, "./bench/cmd/pullone")
+	cmd.Dir = src
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("build pullone (run from the repository root): %w", err)
 	}
 	return bin, nil
+}
+
+// revision describes the code measured: a commit, or HEAD plus the files
+// changed in the working tree (outside bench/ and docs/).
+func revision(rev string) string {
+	git := func(args ...string) string {
+		b, err := exec.Command("git", args...).Output()
+		if err != nil {
+			return "unknown"
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if rev != "" {
+		return "commit " + git("rev-parse", "--short", rev+"^{commit}") + " (exported with git archive)"
+	}
+	head := "working tree at " + git("rev-parse", "--short", "HEAD")
+	dirty := git("status", "--porcelain", "--", ".", ":!bench", ":!docs")
+	if dirty == "" || dirty == "unknown" {
+		return head + ", clean"
+	}
+	var files []string
+	for _, l := range strings.Split(dirty, "\n") {
+		files = append(files, "`"+strings.TrimSpace(l[min(3, len(l)):])+"`")
+	}
+	return head + ", with uncommitted changes in " + strings.Join(files, ", ")
 }
 
 func brief(r report.Result) string {
