@@ -46,7 +46,11 @@ func (d *Differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts 
 	case metadataLoaded:
 		return d.applyLoaded(p, dest, options, differOpts)
 	case convertPending:
-		return out, d.fail(fmt.Errorf("%w: convert_images conversion", ErrNotImplemented))
+		loaded, err := d.convert(p, dest, differOpts)
+		if err != nil {
+			return out, err
+		}
+		return d.applyLoaded(loaded, dest, options, differOpts)
 	case applied:
 		return out, ErrUsed
 	default:
@@ -67,7 +71,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		return out, d.fail(err)
 	}
-	pl, err := newPlan(items)
+	pl, err := newPlan(items, p.meta.conversion() == nil)
 	if err != nil {
 		return out, d.fail(err)
 	}
@@ -138,6 +142,11 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
 
 	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
+	src := r.meta.blobSource()
+	if src == nil {
+		src = c.Source()
+	}
+	local := r.meta.conversion()
 	m := &materializer{root: root, plan: r.plan, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
 	limits := c.Limits()
 	fopts := fetch.Options{Codec: r.meta.codec(), MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
@@ -146,7 +155,8 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 	// The DiffID is recomputed alongside the fetch, on the other core.
 	var job *diffIDJob
 	started := func() {
-		if meta.tarSplit() == nil || c.PullOptions().InsecureAllowUnpredictableImageContents {
+		// A converted layer's DiffID was computed while converting.
+		if meta.tarSplit() == nil || local != nil || c.PullOptions().InsecureAllowUnpredictableImageContents {
 			return
 		}
 		m.progress = newProgress(len(m.files))
@@ -155,9 +165,9 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 	}
 	var stats fetch.Stats
 	if flat {
-		stats, _, err = m.flatTree(context.Background(), c.Source(), fopts, started)
+		stats, _, err = m.flatTree(context.Background(), src, fopts, started)
 	} else {
-		stats, err = m.tree(context.Background(), c.Source(), fopts, started)
+		stats, err = m.tree(context.Background(), src, fopts, started)
 	}
 	if job != nil {
 		if err != nil {
@@ -187,6 +197,13 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options 
 		return stats, err
 	}
 	out.TOCDigest = c.TOCDigest()
+	if local != nil {
+		// Upstream's outputs for converted layers: the blob's digest, the
+		// tar's digest, and no TOC digest (the local TOC is not published).
+		out.TOCDigest = ""
+		out.CompressedDigest = local.CompressedDigest
+		out.UncompressedDigest = local.DiffID
+	}
 	out.UIDs, out.GIDs = r.plan.uids, r.plan.gids
 	out.Size = meta.uncompressedSize()
 	out.BigData = map[string][]byte{bigDataTOC: tocJSON, bigDataLayerData: layerData}

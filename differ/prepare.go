@@ -24,8 +24,10 @@ type plan struct {
 }
 
 // newPlan lays out the TOC and lists what to fetch. Entry owners are
-// collected before any ID mapping, as upstream reports them.
-func newPlan(items []layout.Item) (*plan, error) {
+// collected before any ID mapping, as upstream reports them. Without verify
+// (a layer converted locally from a blob whose digest was checked) contents
+// are not hashed again, as upstream.
+func newPlan(items []layout.Item, verify bool) (*plan, error) {
 	p := &plan{items: items}
 	uids, gids := map[uint32]struct{}{}, map[uint32]struct{}{}
 	for i := range items {
@@ -40,8 +42,15 @@ func newPlan(items []layout.Item) (*plan, error) {
 			return nil, fmt.Errorf("regular file %q has content but no digest in the TOC", e.Name)
 		}
 		f := fetch.File{Name: e.Name, Size: e.Size, Digest: e.Digest}
+		if !verify {
+			f.Digest = ""
+		}
 		for _, c := range items[i].Chunks {
-			f.Chunks = append(f.Chunks, fetch.Chunk{Offset: c.Offset, Length: c.End - c.Offset, Size: c.Size, Digest: c.Digest, Zeros: c.Zeros})
+			fc := fetchChunk(c)
+			if !verify {
+				fc.Digest = ""
+			}
+			f.Chunks = append(f.Chunks, fc)
 			if c.Zeros {
 				p.holeBytes += c.Size
 			} else {
