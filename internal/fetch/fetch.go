@@ -6,6 +6,7 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,13 @@ type Chunk struct {
 	Size           int64         // uncompressed bytes this chunk produces
 	Digest         digest.Digest // of the uncompressed bytes; "" when the format gives none
 	Zeros          bool          // a run of zeros: a hole, nothing fetched
+	// Local, when set, holds the chunk's uncompressed bytes at LocalOffset
+	// (content already in the store): they are copied, not fetched. The
+	// caller has checked them against Digest; they are hashed again on the
+	// way into the file (the file digest, or Digest without one), so a
+	// source changed since is caught.
+	Local       io.ReaderAt
+	LocalOffset int64
 }
 
 // File is a file to produce from its chunks.

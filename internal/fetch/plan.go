@@ -129,7 +129,7 @@ func (p *plan) addFile(files []File, i int) error {
 		}
 		sum += c.Size
 		s := step{file: int32(i), chunk: int32(j), net: -1}
-		if !c.Zeros && c.Size > 0 {
+		if !c.Zeros && c.Local == nil && c.Size > 0 {
 			if c.Length == 0 {
 				return bad(j, c.Offset, "%d bytes from an empty range", c.Size)
 			}

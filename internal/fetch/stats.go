@@ -8,6 +8,7 @@ type Stats struct {
 	BytesFetched int64 // bytes read from the source's streams
 	BytesWritten int64 // decompressed bytes written to files (holes excluded)
 	HoleBytes    int64 // bytes left as holes (zero chunks)
+	LocalBytes   int64 // bytes copied from Local chunks (content already on disk)
 	Files        int   // files completed, verified and handed to Sink.Close
 }
 
@@ -18,5 +19,6 @@ func (s *Stats) add(o Stats) {
 	s.BytesFetched += o.BytesFetched
 	s.BytesWritten += o.BytesWritten
 	s.HoleBytes += o.HoleBytes
+	s.LocalBytes += o.LocalBytes
 	s.Files += o.Files
 }

@@ -174,6 +174,8 @@ func (w *worker) steps(rq *request, resp *response, call int) (err error) {
 				err = w.fetchChunk(file, int(stp.chunk), &p.net[stp.net])
 			case c.Zeros:
 				err = w.hole(file, int(stp.chunk))
+			case c.Local != nil:
+				err = w.local(file, int(stp.chunk))
 			}
 			if err != nil {
 				return &FileError{File: file.Name, Chunk: int(stp.chunk), Offset: c.Offset, Err: err}
@@ -285,6 +287,23 @@ func (w *worker) fetchChunk(file *File, j int, nc *netChunk) error {
 			return err
 		}
 	}
+	return verify(w.fw.chunk, c.Digest, file.Name, j)
+}
+
+// local copies a chunk from content already on disk.
+func (w *worker) local(file *File, j int) error {
+	c := &file.Chunks[j]
+	w.fw.of, w.fw.chunk = w.cur, w.chunkCheck(c.Digest)
+	n, err := io.CopyBuffer(&w.fw, io.NewSectionReader(c.Local, c.LocalOffset, c.Size), w.buf)
+	w.fw.of = nil
+	w.stats.LocalBytes += n
+	if err == nil && n < c.Size {
+		err = fmt.Errorf("%w: local source gave %d of %d bytes", ErrShortData, n, c.Size)
+	}
+	if err != nil {
+		return fmt.Errorf("copying local chunk: %w", err)
+	}
+	w.cur.tailHole = false
 	return verify(w.fw.chunk, c.Digest, file.Name, j)
 }
 
