@@ -30,6 +30,11 @@ type ApplySummary struct {
 	FilesFetched       int           `json:"files_fetched"`
 	UncompressedDigest digest.Digest `json:"uncompressed_digest,omitempty"`
 	Seconds            float64       `json:"seconds"`
+	// LocalChunkBytes were copied from chunks of other layers' files.
+	LocalChunkBytes int64        `json:"local_chunk_bytes"`
+	Reuse           ReuseSummary `json:"reuse"`
+	// Skipped is the part of the blob not downloaded (podman's "skipped").
+	Skipped int64 `json:"skipped_bytes"`
 }
 
 // ApplyDiff materialises the layer under dest (overlay's staging dir) and
@@ -75,11 +80,30 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		return out, d.fail(err)
 	}
-	r := ready{meta: p.meta, plan: pl}
-	if err := d.advance(states.Prepare, states.Reason{Detail: fmt.Sprintf("%d of %d entries to fetch", len(pl.fetch), len(items))}, pl.sizes(), r); err != nil {
+	root, err := apply.Open(dest, apply.Options{
+		UIDMaps: options.UIDMaps, GIDMaps: options.GIDMaps, ChownOpts: options.ChownOpts,
+		ForceMask: options.ForceMask, IgnoreChownErrors: options.IgnoreChownErrors,
+		WhiteoutFormat: options.WhiteoutFormat, Rootless: unshare.IsRootless(),
+	})
+	if err != nil {
+		return out, d.fail(err)
+	}
+	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
+	var loc locator
+	if p.meta.conversion() == nil { // a converted layer is already local
+		loc = d.loc
+	}
+	ru := planReuse(pl, loc, root, c.PullOptions().UseHardLinks)
+	defer ru.close()
+	r := ready{meta: p.meta, plan: pl, reuse: ru}
+	sizes := pl.sizes()
+	ru.sizes(sizes)
+	reason := fmt.Sprintf("%d of %d entries to fetch, %d files found in the store, %d chunks local",
+		len(pl.fetch)-len(ru.whole), len(items), len(ru.whole), ru.ChunksLocal)
+	if err := d.advance(states.Prepare, states.Reason{Detail: reason}, sizes, r); err != nil {
 		return out, err
 	}
-	stats, err := d.materialize(r, c, dest, options, differOpts, &out)
+	stats, err := d.materialize(r, c, root, differOpts, &out)
 	if err != nil {
 		// Leave nothing half-written behind: c/image does not clean up a
 		// staging dir whose PrepareStagedLayer failed.
@@ -92,6 +116,10 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		Requests: stats.Requests, Ranges: stats.Ranges, Halvings: stats.Halvings,
 		BytesFetched: stats.BytesFetched, BytesWritten: stats.BytesWritten, HoleBytes: stats.HoleBytes,
 		FilesFetched: stats.Files, UncompressedDigest: out.UncompressedDigest, Seconds: time.Since(start).Seconds(),
+		LocalChunkBytes: stats.LocalBytes, Reuse: ru.ReuseSummary,
+	}
+	if c.BlobSize() > 0 && p.meta.conversion() == nil {
+		sum.Skipped = max(c.BlobSize()-stats.BytesFetched, 0)
 	}
 	d.mu.Lock()
 	d.applied = &sum
@@ -126,28 +154,21 @@ func (s ApplySummary) sizes() map[string]int64 {
 	return map[string]int64{
 		"requests": int64(s.Requests), "ranges": int64(s.Ranges), "bytes_fetched": s.BytesFetched,
 		"bytes_written": s.BytesWritten, "files_fetched": int64(s.FilesFetched),
+		"files_linked": int64(s.Reuse.FilesLinked), "files_copied": int64(s.Reuse.FilesCopied),
+		"local_chunk_bytes": s.LocalChunkBytes, "skipped_bytes": s.Skipped,
 	}
 }
 
-// materialize writes the tree under dest and fills out.
-func (d *Differ) materialize(r ready, c *dcontext.Context, dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions, out *graphdriver.DriverWithDifferOutput) (fetch.Stats, error) {
-	root, err := apply.Open(dest, apply.Options{
-		UIDMaps: options.UIDMaps, GIDMaps: options.GIDMaps, ChownOpts: options.ChownOpts,
-		ForceMask: options.ForceMask, IgnoreChownErrors: options.IgnoreChownErrors,
-		WhiteoutFormat: options.WhiteoutFormat, Rootless: unshare.IsRootless(),
-	})
-	if err != nil {
-		return fetch.Stats{}, err
-	}
-	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
-
+// materialize writes the tree under root and fills out.
+func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, differOpts *graphdriver.DifferOptions, out *graphdriver.DriverWithDifferOutput) (fetch.Stats, error) {
+	var err error
 	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
 	src := r.meta.blobSource()
 	if src == nil {
 		src = c.Source()
 	}
 	local := r.meta.conversion()
-	m := &materializer{root: root, plan: r.plan, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
+	m := &materializer{root: root, plan: r.plan, reuse: r.reuse, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
 	limits := c.Limits()
 	fopts := fetch.Options{Codec: r.meta.codec(), MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
 	meta := r.meta

@@ -23,6 +23,7 @@ import (
 type Differ struct {
 	machine *states.Machine
 	pull    dcontext.PullOptions
+	loc     locator // content already in the store; nil without a store
 
 	mu      sync.Mutex
 	ctx     *dcontext.Context // nil until built (rows 1-3 come first)

@@ -115,6 +115,8 @@ func (d Dump) WriteText(w io.Writer) error {
 	if a := d.Apply; a != nil {
 		fmt.Fprintf(&b, "fetched:  %d B in %d requests (%d ranges), %d files\n", a.BytesFetched, a.Requests, a.Ranges, a.FilesFetched)
 		fmt.Fprintf(&b, "written:  %d B (+%d B holes) in %.2fs\n", a.BytesWritten, a.HoleBytes, a.Seconds)
+		fmt.Fprintf(&b, "reused:   %d files linked, %d copied (%d reflinked), %d chunks (%d B) from the store; lower bound %d B\n",
+			a.Reuse.FilesLinked, a.Reuse.FilesCopied, a.Reuse.FilesReflinked, a.Reuse.ChunksLocal, a.LocalChunkBytes, a.Reuse.LowerBound)
 		if a.UncompressedDigest != "" {
 			fmt.Fprintf(&b, "diffid:   %s\n", a.UncompressedDigest)
 		}

@@ -18,6 +18,7 @@ import (
 type materializer struct {
 	root    *apply.Root
 	plan    *plan
+	reuse   *reuse
 	flat    bool
 	verity  *verityRecorder
 	created []toc.Entry // the entries as given to the root, by fetch index
@@ -38,6 +39,10 @@ type materializer struct {
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
 	var links []*toc.Entry
+	whole := map[int]*wholeFile{} // item index → verified local copy
+	for k, w := range m.reuse.whole {
+		whole[m.plan.fetchItem[k]] = w
+	}
 	for i := range m.plan.items {
 		e := &m.plan.items[i].Entry
 		if handled, err := m.root.Whiteout(e); err != nil || handled {
@@ -53,6 +58,8 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		case toc.TypeReg:
 			if len(m.plan.items[i].Chunks) == 0 {
 				err = m.root.EmptyFile(e)
+			} else if w := whole[i]; w != nil {
+				err = m.reuseFile(e, w)
 			}
 		case toc.TypeSymlink:
 			err = m.root.Symlink(e)
@@ -67,10 +74,12 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 			return fetch.Stats{}, err
 		}
 	}
-	m.created = make([]toc.Entry, len(m.plan.fetch))
-	m.files = m.plan.fetch
-	for i, idx := range m.plan.fetchItem {
-		m.created[i] = m.plan.items[idx].Entry
+	m.created, m.files = nil, nil
+	for k, idx := range m.plan.fetchItem {
+		if m.reuse.whole[k] == nil {
+			m.created = append(m.created, m.plan.items[idx].Entry)
+			m.files = append(m.files, m.reuse.files[k])
+		}
 	}
 	started()
 	stats, err := fetch.Fetch(ctx, src, m.files, m, opts)
@@ -83,6 +92,40 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		}
 	}
 	return stats, m.root.FinishDirs()
+}
+
+// reuseFile materialises e from a verified copy already in the store: a
+// hard link when allowed and the attributes match, else a reflink or copy.
+func (m *materializer) reuseFile(e *toc.Entry, w *wholeFile) error {
+	if w.link {
+		if err := m.root.LinkFile(e, w.src); err != nil {
+			return err
+		}
+		m.reuse.FilesLinked++
+		m.reuse.BytesLinked += e.Size
+		return nil
+	}
+	f, err := m.root.CreateFile(e)
+	if err != nil {
+		return err
+	}
+	method, err := apply.CopyContent(f, w.src)
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("reusing %q from the store: %w", e.Name, err)
+	}
+	if err := m.root.FinishFile(e, f); err != nil {
+		return err
+	}
+	m.reuse.FilesCopied++
+	m.reuse.BytesCopied += e.Size
+	if method == apply.Reflink {
+		m.reuse.FilesReflinked++
+	}
+	if m.verity != nil {
+		return m.verity.record(m.root, e.Name)
+	}
+	return nil
 }
 
 // flatTree materialises the Flat format used by composefs: only regular

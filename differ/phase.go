@@ -24,8 +24,9 @@ type convertPending struct {
 
 // ready owns the metadata and the plan computed from it.
 type ready struct {
-	meta metadata
-	plan *plan
+	meta  metadata
+	plan  *plan
+	reuse *reuse // what the store already has
 }
 
 type applied struct{}

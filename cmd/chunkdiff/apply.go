@@ -157,6 +157,9 @@ func printSummary(w io.Writer, r pullResult) {
 		fmt.Fprintf(w, "  fetched: %d of %d B (%s) in %d requests, %d ranges\n",
 			a.BytesFetched, blobSize, percent(a.BytesFetched, blobSize), a.Requests, a.Ranges)
 		fmt.Fprintf(w, "  written: %d files, %d B (+%d B holes) in %.2fs\n", a.FilesFetched, a.BytesWritten, a.HoleBytes, a.Seconds)
+		fmt.Fprintf(w, "  reused:  %d files linked, %d copied, %d chunks (%d B) from the store\n",
+			a.Reuse.FilesLinked, a.Reuse.FilesCopied, a.Reuse.ChunksLocal, a.LocalChunkBytes)
+		fmt.Fprintf(w, "  skipped: %d B = %s (lower bound: %d B must be fetched)\n", a.Skipped, percent(a.Skipped, blobSize), a.Reuse.LowerBound)
 		if a.UncompressedDigest != "" {
 			fmt.Fprintf(w, "  diffid:  %s\n", a.UncompressedDigest)
 		}

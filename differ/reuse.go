@@ -1,0 +1,209 @@
+package differ
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/apply"
+	"github.com/chunkdiff/chunkdiff/internal/fetch"
+	"github.com/opencontainers/go-digest"
+)
+
+// location is where a piece of content already lives in the store: bytes
+// [offset, offset+length) of file path inside a layer directory dir.
+type location struct {
+	dir, path      string
+	offset, length int64
+}
+
+// locator finds content already in the store (the content index). Its
+// answers are hints: everything is verified before use, so a stale or
+// corrupt index can cost a fetch but never corrupt a layer.
+type locator interface {
+	lookup(d digest.Digest) []location
+}
+
+// reuse is what planning found locally for one layer.
+type reuse struct {
+	// whole[i]: fetch file i exists verbatim in the store (verified).
+	whole map[int]*wholeFile
+	// files is the plan's fetch list with local chunks filled in.
+	files []fetch.File
+	open  map[string]*os.File // sources by dir + path, closed at the end
+	roots map[string]*apply.Root
+	ReuseSummary
+}
+
+type wholeFile struct {
+	src  *os.File
+	link bool // hard-link it (use_hard_links, attributes match)
+}
+
+// ReuseSummary counts what content reuse saved.
+type ReuseSummary struct {
+	FilesLinked    int   `json:"files_linked"`
+	FilesCopied    int   `json:"files_copied"` // reflinked or copied
+	FilesReflinked int   `json:"files_reflinked"`
+	BytesLinked    int64 `json:"bytes_linked"`
+	BytesCopied    int64 `json:"bytes_copied"`
+	ChunksLocal    int   `json:"chunks_local"`
+	// Rejected counts index hits whose bytes no longer matched.
+	Rejected int `json:"stale_hits_rejected"`
+	// LowerBound is the compressed size of the pieces (single-piece files
+	// and chunks) whose digests occur nowhere in the store: what any
+	// partial pull must fetch at least.
+	LowerBound int64 `json:"lower_bound_bytes"`
+}
+
+func (r *reuse) close() {
+	for _, f := range r.open {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	for _, root := range r.roots {
+		if root != nil {
+			_ = root.Close()
+		}
+	}
+}
+
+// planReuse looks every file to fetch, then every chunk, up in the store.
+func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
+	r := &reuse{whole: map[int]*wholeFile{}, roots: map[string]*apply.Root{}, open: map[string]*os.File{}}
+	r.files = make([]fetch.File, len(pl.fetch))
+	for i, f := range pl.fetch {
+		f.Chunks = append([]fetch.Chunk(nil), f.Chunks...)
+		r.files[i] = f
+	}
+	if loc == nil {
+		for _, f := range r.files {
+			r.LowerBound += networkBytes(f)
+		}
+		return r
+	}
+	for i := range r.files {
+		f := &r.files[i]
+		if w := r.findWhole(loc, f, &pl.items[pl.fetchItem[i]].Entry, dest, hardLinks); w != nil {
+			r.whole[i] = w
+			continue
+		}
+		for j := range f.Chunks {
+			c := &f.Chunks[j]
+			if c.Zeros || c.Digest == "" {
+				continue
+			}
+			if src, off := r.findRange(loc, c.Digest, c.Size); src != nil {
+				c.Local, c.LocalOffset = src, off
+				r.ChunksLocal++
+			}
+		}
+		r.LowerBound += networkBytes(*f)
+	}
+	return r
+}
+
+// networkBytes is what f still needs from the blob.
+func networkBytes(f fetch.File) int64 {
+	var n int64
+	for _, c := range f.Chunks {
+		if !c.Zeros && c.Local == nil {
+			n += c.Length
+		}
+	}
+	return n
+}
+
+// findWhole returns a verified local copy of f, preferring one that can be
+// hard-linked when use_hard_links is set.
+func (r *reuse) findWhole(loc locator, f *fetch.File, e *toc.Entry, dest *apply.Root, hardLinks bool) *wholeFile {
+	var fallback *wholeFile
+	for _, l := range loc.lookup(f.Digest) {
+		if l.offset != 0 || l.length != f.Size {
+			continue
+		}
+		src := r.openVerified(l, f.Digest, f.Size)
+		if src == nil {
+			continue
+		}
+		if !hardLinks {
+			return &wholeFile{src: src}
+		}
+		if target, err := dest.Target(e); err == nil {
+			if same, err := apply.SameAttrs(src, &target); err == nil && same {
+				return &wholeFile{src: src, link: true}
+			}
+		}
+		// Attributes differ: a copy still saves the download.
+		if fallback == nil {
+			fallback = &wholeFile{src: src}
+		}
+	}
+	return fallback
+}
+
+// findRange returns a source file and offset holding size bytes with digest d.
+func (r *reuse) findRange(loc locator, d digest.Digest, size int64) (*os.File, int64) {
+	for _, l := range loc.lookup(d) {
+		if l.length != size {
+			continue
+		}
+		if src := r.openVerifiedRange(l, d); src != nil {
+			return src, l.offset
+		}
+	}
+	return nil, 0
+}
+
+func (r *reuse) openVerified(l location, d digest.Digest, size int64) *os.File {
+	l.offset, l.length = 0, size
+	return r.openVerifiedRange(l, d)
+}
+
+// openVerifiedRange opens l (in-root, no symlinks followed: layer trees are
+// untrusted) and checks that its bytes hash to d.
+func (r *reuse) openVerifiedRange(l location, d digest.Digest) *os.File {
+	if !d.Algorithm().Available() {
+		return nil
+	}
+	src := r.source(l)
+	if src == nil {
+		return nil
+	}
+	h := d.Algorithm().Hash()
+	n, err := io.Copy(h, io.NewSectionReader(src, l.offset, l.length))
+	if err != nil || n != l.length || digest.NewDigest(d.Algorithm(), h) != d {
+		r.Rejected++
+		return nil
+	}
+	return src
+}
+
+// source opens (once) the file l points at, nil if it is gone.
+func (r *reuse) source(l location) *os.File {
+	key := l.dir + "\x00" + l.path
+	if f, ok := r.open[key]; ok {
+		return f
+	}
+	root, ok := r.roots[l.dir]
+	if !ok {
+		root, _ = apply.Open(l.dir, apply.Options{})
+		r.roots[l.dir] = root
+	}
+	var src *os.File
+	if root != nil {
+		// A vanished layer or file is simply not reused.
+		src, _ = root.OpenForRead(filepath.ToSlash(l.path))
+	}
+	r.open[key] = src
+	return src
+}
+
+// sizes is what the prepare transition records about reuse.
+func (s ReuseSummary) sizes(m map[string]int64) {
+	m["chunks_local"] = int64(s.ChunksLocal)
+	m["lower_bound_bytes"] = s.LowerBound
+	m["stale_hits_rejected"] = int64(s.Rejected)
+}
