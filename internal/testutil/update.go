@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"math/rand"
+	"strconv"
 	"time"
 )
 
@@ -70,7 +71,7 @@ func Update(base []Entry, o UpdateOptions) []Entry {
 		data := make([]byte, 1024+rng.Intn(64<<10))
 		rng.Read(data)
 		out = append(out, Entry{
-			Header: &tar.Header{Typeflag: tar.TypeReg, Name: "pkg/added/new-" + string(rune('a'+i%26)) + "-" + itoa(i), Mode: 0o644, Size: int64(len(data)), ModTime: release},
+			Header: &tar.Header{Typeflag: tar.TypeReg, Name: "pkg/added/new-" + strconv.Itoa(i), Mode: 0o644, Size: int64(len(data)), ModTime: release},
 			Data:   data,
 		})
 	}
@@ -92,16 +93,4 @@ func editBig(rng *rand.Rand, data []byte) []byte {
 	tail := make([]byte, 500+rng.Intn(8000))
 	rng.Read(tail)
 	return append(b, tail...)
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i == 0 {
-		return "0"
-	}
-	var s []byte
-	for ; i > 0; i /= 10 {
-		s = append([]byte{digits[i%10]}, s...)
-	}
-	return string(s)
 }
