@@ -196,6 +196,12 @@ func buildPullone(out, rev string) (string, error) {
 	bin := filepath.Join(out, "bin", "pullone")
 	src := "."
 	if rev != "" {
+		// Keyed by commit, not by name: HEAD moves.
+		b, err := exec.Command("git", "rev-parse", "--verify", rev+"^{commit}").Output()
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", rev, err)
+		}
+		rev = strings.TrimSpace(string(b))
 		src = filepath.Join(out, "src", rev)
 		if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
 			if err := os.MkdirAll(src, 0o755); err != nil {
@@ -207,7 +213,7 @@ func buildPullone(out, rev string) (string, error) {
 				return "", fmt.Errorf("export %s: %w", rev, err)
 			}
 		}
-		bin += "-" + rev
+		bin += "-" + rev[:12]
 	}
 	cmd := exec.Command("go", "build", "-buildvcs=false", "-tags", "exclude_graphdriver_btrfs", "-o", bin, "./bench/cmd/pullone")
 	cmd.Dir = src
