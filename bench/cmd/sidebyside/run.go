@@ -232,7 +232,8 @@ func revision(rev string) string {
 		if err != nil {
 			return "unknown"
 		}
-		return strings.TrimSpace(string(b))
+		// Not TrimSpace: porcelain lines start with a space (" M path").
+		return strings.TrimRight(string(b), "\n")
 	}
 	if rev != "" {
 		return "commit " + git("rev-parse", "--short", rev+"^{commit}") + " (exported with git archive)"
