@@ -21,7 +21,7 @@ type materializer struct {
 	reuse   *reuse
 	flat    bool
 	verity  *verityRecorder
-	created []toc.Entry // the entries as given to the root, by fetch index
+	created []*toc.Entry // the entries as given to the root, by fetch index
 	// progress, when set, learns of every completed file (for the DiffID
 	// computed alongside the fetch).
 	progress *progress
@@ -56,7 +56,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		case toc.TypeDir:
 			err = m.root.Dir(e)
 		case toc.TypeReg:
-			if len(m.plan.items[i].Chunks) == 0 {
+			if m.plan.fetchOf[i] < 0 {
 				err = m.root.EmptyFile(e)
 			} else if w := whole[i]; w != nil {
 				err = m.reuseFile(e, w)
@@ -77,8 +77,8 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	m.created, m.files = nil, nil
 	for k, idx := range m.plan.fetchItem {
 		if m.reuse.whole[k] == nil {
-			m.created = append(m.created, m.plan.items[idx].Entry)
-			m.files = append(m.files, m.reuse.files[k])
+			m.created = append(m.created, &m.plan.items[idx].Entry)
+			m.files = append(m.files, m.plan.fetch[k])
 		}
 	}
 	started()
@@ -134,7 +134,7 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 	names := map[string]string{} // cleaned entry name → flat path
 	seen := map[digest.Digest]string{}
 	var files []fetch.File
-	var created []toc.Entry
+	var created []*toc.Entry
 	for i := range m.plan.items {
 		it := &m.plan.items[i]
 		if it.Entry.Type != toc.TypeReg {
@@ -156,18 +156,15 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 		if err := m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(flat), Mode: 0o755}); err != nil {
 			return fetch.Stats{}, nil, err
 		}
-		e := toc.Entry{Type: toc.TypeReg, Name: flat, Mode: 0o644, Size: it.Entry.Size, Digest: dg}
-		if len(it.Chunks) == 0 {
-			if err := m.root.EmptyFile(&e); err != nil {
+		e := &toc.Entry{Type: toc.TypeReg, Name: flat, Mode: 0o644, Size: it.Entry.Size, Digest: dg}
+		k := m.plan.fetchOf[i]
+		if k < 0 {
+			if err := m.root.EmptyFile(e); err != nil {
 				return fetch.Stats{}, nil, err
 			}
 			continue
 		}
-		f := fetch.File{Name: it.Entry.Name, Size: it.Entry.Size, Digest: dg}
-		for _, c := range it.Chunks {
-			f.Chunks = append(f.Chunks, fetchChunk(c))
-		}
-		files = append(files, f)
+		files = append(files, m.plan.fetch[k])
 		created = append(created, e)
 	}
 	m.created = created
@@ -178,7 +175,7 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 	return stats, names, err
 }
 
-func fetchChunk(c layout.Chunk) fetch.Chunk {
+func fetchChunk(c *layout.Chunk) fetch.Chunk {
 	return fetch.Chunk{Offset: c.Offset, Length: c.End - c.Offset, Size: c.Size, Digest: c.Digest, Zeros: c.Zeros}
 }
 
@@ -194,7 +191,7 @@ func flatPath(d digest.Digest) (string, error) {
 
 // Open implements fetch.Sink.
 func (m *materializer) Open(i int) (*os.File, error) {
-	return m.root.CreateFile(&m.created[i])
+	return m.root.CreateFile(m.created[i])
 }
 
 // Close implements fetch.Sink: a verified file gets its attributes (and
@@ -204,7 +201,7 @@ func (m *materializer) Close(i int, f *os.File, ferr error) error {
 		_ = f.Close()
 		return nil
 	}
-	e := &m.created[i]
+	e := m.created[i]
 	var err error
 	if m.flat {
 		err = f.Close()

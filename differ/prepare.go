@@ -13,9 +13,11 @@ import (
 // files whose contents must be fetched.
 type plan struct {
 	items []layout.Item
-	// fetch[i] is the content of items[fetchItem[i]].
+	// fetch[i] is the content of items[fetchItem[i]]; fetchOf is the
+	// inverse (-1: nothing to fetch).
 	fetch     []fetch.File
 	fetchItem []int
+	fetchOf   []int32
 	uids      []uint32
 	gids      []uint32
 	// figures for the dump
@@ -28,10 +30,11 @@ type plan struct {
 // (a layer converted locally from a blob whose digest was checked) contents
 // are not hashed again, as upstream.
 func newPlan(items []layout.Item, verify bool) (*plan, error) {
-	p := &plan{items: items}
+	p := &plan{items: items, fetchOf: make([]int32, len(items))}
 	uids, gids := map[uint32]struct{}{}, map[uint32]struct{}{}
 	for i := range items {
 		e := &items[i].Entry
+		p.fetchOf[i] = -1
 		uids[uint32(e.UID)] = struct{}{}
 		gids[uint32(e.GID)] = struct{}{}
 		if e.Type != toc.TypeReg || len(items[i].Chunks) == 0 {
@@ -45,7 +48,9 @@ func newPlan(items []layout.Item, verify bool) (*plan, error) {
 		if !verify {
 			f.Digest = ""
 		}
-		for _, c := range items[i].Chunks {
+		f.Chunks = make([]fetch.Chunk, 0, len(items[i].Chunks))
+		for j := range items[i].Chunks {
+			c := &items[i].Chunks[j]
 			fc := fetchChunk(c)
 			if !verify {
 				fc.Digest = ""
@@ -57,8 +62,11 @@ func newPlan(items []layout.Item, verify bool) (*plan, error) {
 				p.bytesPlanned += c.End - c.Offset
 			}
 		}
+		p.fetchOf[i] = int32(len(p.fetch))
 		p.fetch = append(p.fetch, f)
 		p.fetchItem = append(p.fetchItem, i)
+		// The fetch list is the one copy of the chunks from here on.
+		items[i].Chunks = nil
 	}
 	p.uids, p.gids = sortedIDs(uids), sortedIDs(gids)
 	return p, nil

@@ -35,8 +35,10 @@ func newProgress(files int) *progress {
 }
 
 // track records that entry name is produced by fetch index i at path.
+// Names are kept as given (no copy): the tar-split names entries exactly as
+// the TOC does, and wait falls back to the cleaned form.
 func (p *progress) track(name string, i int, at string) {
-	p.index[cleanKey(name)] = tracked{fetch: i, path: at}
+	p.index[name] = tracked{fetch: i, path: at}
 }
 
 // complete marks fetch index i as written and verified.
@@ -63,9 +65,11 @@ func (p *progress) fail(err error) {
 // the path to read it from. Names that are not fetched (already on disk)
 // return at once.
 func (p *progress) wait(name string) (string, error) {
-	t, ok := p.index[cleanKey(name)]
+	t, ok := p.index[name]
 	if !ok {
-		return name, nil
+		if t, ok = p.index[cleanKey(name)]; !ok {
+			return name, nil
+		}
 	}
 	<-p.done[t.fetch]
 	p.mu.Lock()

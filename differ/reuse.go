@@ -29,8 +29,6 @@ type locator interface {
 type reuse struct {
 	// whole[i]: fetch file i exists verbatim in the store (verified).
 	whole map[int]*wholeFile
-	// files is the plan's fetch list with local chunks filled in.
-	files []fetch.File
 	open  map[string]*os.File // sources by dir + path, closed at the end
 	roots map[string]*apply.Root
 	ReuseSummary
@@ -73,19 +71,15 @@ func (r *reuse) close() {
 // planReuse looks every file to fetch, then every chunk, up in the store.
 func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
 	r := &reuse{whole: map[int]*wholeFile{}, roots: map[string]*apply.Root{}, open: map[string]*os.File{}}
-	r.files = make([]fetch.File, len(pl.fetch))
-	for i, f := range pl.fetch {
-		f.Chunks = append([]fetch.Chunk(nil), f.Chunks...)
-		r.files[i] = f
-	}
+	// Local chunks are filled into the plan's fetch list in place.
 	if loc == nil {
-		for _, f := range r.files {
+		for _, f := range pl.fetch {
 			r.LowerBound += networkBytes(f)
 		}
 		return r
 	}
-	for i := range r.files {
-		f := &r.files[i]
+	for i := range pl.fetch {
+		f := &pl.fetch[i]
 		if w := r.findWhole(loc, f, &pl.items[pl.fetchItem[i]].Entry, dest, hardLinks); w != nil {
 			r.whole[i] = w
 			continue

@@ -107,7 +107,11 @@ func (d *decoder) reset(r *limited) (io.Reader, error) {
 			// One goroutine-free decoder per worker: the concurrency
 			// comes from the workers, and decoding synchronously never
 			// reads ahead of what is asked for.
-			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+			// Lowmem: smaller buffers for the history; MaxWindow: a
+			// hostile frame header cannot make it allocate more than
+			// upstream's writers ever need (8 MiB) with room to spare.
+			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxWindow(32<<20))
 			if err != nil {
 				return nil, err
 			}
