@@ -21,8 +21,10 @@ import (
 //	  32 u32  layer ID length
 //	  36 u32  fingerprint length
 //	  40 u64  total file size
-//	  48 [16] zero
-//	layer ID, fingerprint, zero padding to a multiple of 8
+//	  48 u64  Bloom filter blocks B
+//	  56 [8]  zero
+//	layer ID, fingerprint, zero padding to a multiple of 64
+//	bloom    B × 64 bytes (bloom.go), cache-line aligned
 //	fanout   256 × u32: fanout[b] = records whose digest's first byte ≤ b
 //	records  N × 56 bytes, sorted by digest, one per digest
 //	  0  [32] sha256 digest
@@ -37,14 +39,17 @@ import (
 //	  u32  CRC-32C (Castagnoli) of every byte before the trailer
 //	  [4]  "CDX\n"
 //
-// Lookups take the fanout bucket of the digest's first byte and binary
-// search it, touching about log2(N/256)+1 records.
+// A lookup first tests the layer's Bloom filter (one cache line; the
+// filters of all layers are small enough to stay cached, which is what makes
+// misses cheap across hundreds of layers), then takes the fanout bucket of
+// the digest's first byte and binary searches it, touching about
+// log2(N/256)+1 records.
 const (
 	magic       = "CDXINDEX"
 	trailerMark = "CDX\n"
 	// Version changes whenever the layout or what gets indexed changes; a
 	// file of another version is rebuilt.
-	Version = 1
+	Version = 2
 
 	headerSize  = 64
 	fanoutSize  = 256 * 4
@@ -105,13 +110,15 @@ type header struct {
 	idLen       uint32
 	fpLen       uint32
 	size        uint64
-	recordsAt   uint64 // derived: where the fanout starts is recordsAt-fanoutSize
+	blocks      uint64
+	bloomAt     uint64 // derived offsets
+	recordsAt   uint64 // the fanout ends here
 	stringsAt   uint64
 	fingerprint string
 	layerID     string
 }
 
-func align8(n uint64) uint64 { return (n + 7) &^ 7 }
+func align64(n uint64) uint64 { return (n + 63) &^ 63 }
 
 // encode writes a complete file for recs (sorted, unique by digest) and
 // strs to w.
@@ -122,7 +129,9 @@ func encode(w io.Writer, kind Kind, layerID, fingerprint string, recs []record, 
 	if uint64(len(strs)) > maxStrings {
 		return fmt.Errorf("%w: %d bytes of paths", ErrTooLarge, len(strs))
 	}
-	recordsAt := align8(headerSize+uint64(len(layerID))+uint64(len(fingerprint))) + fanoutSize
+	meta := headerSize + uint64(len(layerID)) + uint64(len(fingerprint))
+	bloom := newBloom(recs)
+	recordsAt := align64(meta) + uint64(len(bloom)) + fanoutSize
 	stringsAt := recordsAt + uint64(len(recs))*recordSize
 	size := stringsAt + uint64(len(strs)) + trailerSize
 
@@ -139,11 +148,12 @@ func encode(w io.Writer, kind Kind, layerID, fingerprint string, recs []record, 
 	le.PutUint32(h[32:], uint32(len(layerID)))
 	le.PutUint32(h[36:], uint32(len(fingerprint)))
 	le.PutUint64(h[40:], size)
+	le.PutUint64(h[48:], uint64(len(bloom))/blockSize)
 	bw.write(h[:])
 	bw.write([]byte(layerID))
 	bw.write([]byte(fingerprint))
-	pad := align8(headerSize+uint64(len(layerID))+uint64(len(fingerprint))) - (headerSize + uint64(len(layerID)) + uint64(len(fingerprint)))
-	bw.write(make([]byte, pad))
+	bw.write(make([]byte, align64(meta)-meta))
+	bw.write(bloom)
 
 	var fan [fanoutSize]byte
 	var counts [256]uint32
@@ -197,6 +207,7 @@ func parseHeader(b []byte, fileSize int64) (*header, error) {
 		idLen:      le.Uint32(b[32:]),
 		fpLen:      le.Uint32(b[36:]),
 		size:       le.Uint64(b[40:]),
+		blocks:     le.Uint64(b[48:]),
 	}
 	if h.version != Version {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrVersion, h.version, Version)
@@ -204,11 +215,16 @@ func parseHeader(b []byte, fileSize int64) (*header, error) {
 	if h.size != uint64(fileSize) {
 		return nil, fmt.Errorf("%w: header says %d bytes, file has %d (truncated?)", ErrCorrupt, h.size, fileSize)
 	}
-	if h.idLen > maxIDLen || h.fpLen > maxIDLen || h.stringsLen > maxStrings || h.n > uint64(fileSize)/recordSize {
+	if h.idLen > maxIDLen || h.fpLen > maxIDLen || h.stringsLen > maxStrings ||
+		h.n > uint64(fileSize)/recordSize || h.blocks > uint64(fileSize)/blockSize {
 		return nil, fmt.Errorf("%w: impossible section sizes", ErrCorrupt)
 	}
+	if h.blocks != bloomBlocks(h.n) {
+		return nil, fmt.Errorf("%w: %d Bloom blocks for %d records", ErrCorrupt, h.blocks, h.n)
+	}
 	meta := uint64(headerSize) + uint64(h.idLen) + uint64(h.fpLen)
-	h.recordsAt = align8(meta) + fanoutSize
+	h.bloomAt = align64(meta)
+	h.recordsAt = h.bloomAt + h.blocks*blockSize + fanoutSize
 	h.stringsAt = h.recordsAt + h.n*recordSize
 	if h.stringsAt+h.stringsLen+trailerSize != h.size {
 		return nil, fmt.Errorf("%w: sections do not add up to the file size", ErrCorrupt)

@@ -12,14 +12,15 @@ const fileExt = ".cdx"
 
 // layerFile is one layer's index file, verified and mapped read-only.
 type layerFile struct {
-	id   string
-	dir  string // the layer's diff directory
-	kind Kind
-	data []byte // the whole mapping; nil once unmapped
-	fan  []byte
-	recs []byte
-	strs []byte
-	n    int
+	id    string
+	dir   string // the layer's diff directory
+	kind  Kind
+	data  []byte // the whole mapping; nil once unmapped
+	bloom []byte
+	fan   []byte
+	recs  []byte
+	strs  []byte
+	n     int
 }
 
 func indexPath(dir, layerID string) string {
@@ -58,13 +59,14 @@ func loadFile(p, layerID, fingerprint string, buf []byte) (*layerFile, error) {
 	// Lookups jump around: read-ahead would only inflate the resident size.
 	_ = unix.Madvise(data, unix.MADV_RANDOM)
 	lf := &layerFile{
-		id:   layerID,
-		kind: h.kind,
-		data: data,
-		fan:  data[h.recordsAt-fanoutSize : h.recordsAt],
-		recs: data[h.recordsAt:h.stringsAt],
-		strs: data[h.stringsAt : h.stringsAt+h.stringsLen],
-		n:    int(h.n),
+		id:    layerID,
+		kind:  h.kind,
+		data:  data,
+		bloom: data[h.bloomAt : h.bloomAt+h.blocks*blockSize],
+		fan:   data[h.recordsAt-fanoutSize : h.recordsAt],
+		recs:  data[h.recordsAt:h.stringsAt],
+		strs:  data[h.stringsAt : h.stringsAt+h.stringsLen],
+		n:     int(h.n),
 	}
 	return lf, nil
 }
@@ -74,7 +76,7 @@ func (lf *layerFile) unmap() error {
 		return nil
 	}
 	err := unix.Munmap(lf.data)
-	lf.data, lf.fan, lf.recs, lf.strs = nil, nil, nil, nil
+	lf.data, lf.bloom, lf.fan, lf.recs, lf.strs = nil, nil, nil, nil, nil
 	return err
 }
 

@@ -36,8 +36,12 @@ func (x *Index) Lookup(d digest.Digest) []Location {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	var out []Location
-	for _, lf := range x.layers {
-		if i, ok := lf.search(&raw); ok {
+	for li, f := range x.blooms {
+		if !mayContain(f, &raw) {
+			continue
+		}
+		if i, ok := x.layers[li].find(&raw); ok {
+			lf := x.layers[li]
 			if l, ok := lf.location(i); ok {
 				out = append(out, l)
 			}
@@ -65,8 +69,12 @@ func (x *Index) first(d digest.Digest, whole bool) (Location, bool) {
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	for _, lf := range x.layers {
-		i, ok := lf.search(&raw)
+	for li, f := range x.blooms {
+		if !mayContain(f, &raw) {
+			continue
+		}
+		lf := x.layers[li]
+		i, ok := lf.find(&raw)
 		if !ok {
 			continue
 		}
@@ -77,8 +85,9 @@ func (x *Index) first(d digest.Digest, whole bool) (Location, bool) {
 	return Location{}, false
 }
 
-// search finds the record of raw with the fanout and a binary search.
-func (lf *layerFile) search(raw *[32]byte) (int, bool) {
+// find locates the record of raw (after the Bloom filter said it may be
+// there): fanout bucket, then binary search.
+func (lf *layerFile) find(raw *[32]byte) (int, bool) {
 	le := binary.LittleEndian
 	b := int(raw[0])
 	hi := int(le.Uint32(lf.fan[b*4:]))

@@ -40,8 +40,11 @@ func WithoutFileLayers() Option { return func(c *config) { c.noFiles = true } }
 // Index is a read-only view of the store's content at Open time. Its
 // methods are safe for concurrent use.
 type Index struct {
-	mu       sync.RWMutex
-	layers   []*layerFile // lookup order
+	mu     sync.RWMutex
+	layers []*layerFile // lookup order
+	// blooms[i] is layers[i].bloom: scanning a dense slice of filters is
+	// what a miss costs, so it avoids a pointer chase per layer.
+	blooms   [][]byte
 	stats    Stats
 	problems []error
 }
@@ -128,7 +131,7 @@ func open(dir string, specs []layerSpec, known map[string]bool) (*Index, error) 
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	x := &Index{}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, 256<<10) // verify reads through this
 	for _, s := range specs {
 		p := indexPath(dir, s.id)
 		t0 := time.Now()
@@ -152,6 +155,7 @@ func open(dir string, specs []layerSpec, known map[string]bool) (*Index, error) 
 		}
 		lf.dir = s.dir
 		x.layers = append(x.layers, lf)
+		x.blooms = append(x.blooms, lf.bloom)
 		x.stats.Layers++
 		x.stats.Entries += int64(lf.n)
 		x.stats.BytesMapped += int64(len(lf.data))
@@ -239,6 +243,6 @@ func (x *Index) Close() error {
 	for _, lf := range x.layers {
 		errs = append(errs, lf.unmap())
 	}
-	x.layers = nil
+	x.layers, x.blooms = nil, nil
 	return errors.Join(errs...)
 }

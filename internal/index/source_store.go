@@ -61,7 +61,15 @@ func specFor(store storage.Store, l *storage.Layer, cfg *config) (layerSpec, boo
 	if !validID(l.ID) {
 		return layerSpec{}, false, fmt.Errorf("layer ID %q cannot name a file", l.ID)
 	}
+	if l.ReadOnly {
+		// Additional image stores: DifferTarget only serves the
+		// read-write store.
+		return layerSpec{}, false, nil
+	}
 	dir, err := store.DifferTarget(l.ID)
+	if errors.Is(err, storage.ErrLayerUnknown) || errors.Is(err, storage.ErrNotSupported) {
+		return layerSpec{}, false, nil // deleted since Layers(), or no differ support
+	}
 	if err != nil {
 		return layerSpec{}, false, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/chunkdiff/chunkdiff/differ"
@@ -309,4 +310,62 @@ func TestWithoutFileLayers(t *testing.T) {
 	for _, li := range x.Layers() {
 		assert.NotEqual(t, f.plain.ID, li.ID)
 	}
+}
+
+// Lookups from many goroutines agree with one another and with a serial
+// run, and a Close in the middle of them is safe (run with -race).
+func TestConcurrentLookups(t *testing.T) {
+	f := newFixture(t)
+	x := open(t, f.store)
+	var digests []digest.Digest
+	for _, tb := range [][]byte{f.oursTar, f.theirsTar, f.plainTar} {
+		for _, d := range regularFiles(t, tb) {
+			digests = append(digests, d)
+		}
+	}
+	want := make([][]index.Location, len(digests))
+	for i, d := range digests {
+		want[i] = x.Lookup(d)
+		require.NotEmpty(t, want[i])
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for r := range 20 {
+				for i := range digests {
+					j := (i + g*7 + r) % len(digests)
+					if !assert.Equal(t, want[j], x.Lookup(digests[j])) {
+						return
+					}
+					l, ok := x.Chunk(digests[j])
+					if !assert.True(t, ok) || !assert.Equal(t, want[j][0], l) {
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	// Close while lookups run: they see either the view or nothing.
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				j := i % len(digests)
+				if got := x.Lookup(digests[j]); got != nil {
+					assert.Equal(t, want[j], got)
+				}
+			}
+		})
+	}
+	require.NoError(t, x.Close())
+	close(stop)
+	wg.Wait()
+	assert.Nil(t, x.Lookup(digests[0]))
 }
