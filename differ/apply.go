@@ -91,8 +91,11 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
 	var loc locator
 	if p.meta.conversion() == nil { // a converted layer is already local
+		d.mu.Lock()
 		loc = d.loc
+		d.mu.Unlock()
 	}
+	defer d.closeIndex() // the sources reuse opened stay open until ru.close
 	ru := planReuse(pl, loc, root, c.PullOptions().UseHardLinks)
 	defer ru.close()
 	r := ready{meta: p.meta, plan: pl, reuse: ru}

@@ -12,6 +12,7 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/internal/index"
 	"github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"
@@ -30,7 +31,12 @@ type Differ struct {
 	phase   phase
 	meta    *MetadataSummary // kept after the metadata itself is released
 	applied *ApplySummary    // set once the layer is staged
-	err     error            // the hard error, in Failed
+	// index is the store's content index, open from load to the end of
+	// ApplyDiff (or Close); indexErr says why there is none.
+	index      *index.Index
+	indexStats *IndexSummary
+	indexErr   string
+	err        error // the hard error, in Failed
 }
 
 var _ graphdriver.Differ = (*Differ)(nil)
@@ -67,8 +73,15 @@ func openWithStore(ctx context.Context, store storage.Store, blobDigest digest.D
 	if _, ok := driver.(graphdriver.DriverWithDiffer); !ok { // row 3
 		return d, d.decline(states.Because(states.CodeNoDifferDriver, "graph driver %q cannot apply a differ", driver.String()), nil)
 	}
-	return d, d.start(ctx, blobDigest, blobSize, annotations, iss,
-		dcontext.WithStorePaths(store.GraphRoot(), store.RunRoot()))
+	if err := d.start(ctx, blobDigest, blobSize, annotations, iss,
+		dcontext.WithStorePaths(store.GraphRoot(), store.RunRoot())); err != nil {
+		return d, err
+	}
+	// Content already in the store, for ApplyDiff to reuse (BEHAVIOUR §7).
+	if d.State() != states.Fallback {
+		d.openIndex(store)
+	}
+	return d, nil
 }
 
 // Open is the constructor without a store, for the CLI and tests: the pull
@@ -199,6 +212,7 @@ func (d *Differ) Close() error {
 	if d.machine.Current() == states.Closed {
 		return nil
 	}
+	d.closeIndex()
 	err := d.releaseCurrent()
 	if aerr := d.advance(states.Close, states.Reason{}, nil, closed{}); aerr != nil {
 		return errors.Join(err, aerr)

@@ -49,6 +49,7 @@ type Dump struct {
 	Context  *dcontext.Summary   `json:"context,omitempty"`
 	Metadata *MetadataSummary    `json:"metadata,omitempty"`
 	Apply    *ApplySummary       `json:"apply,omitempty"`
+	Index    *IndexSummary       `json:"index,omitempty"`
 	History  []states.Transition `json:"history"`
 }
 
@@ -68,6 +69,13 @@ func (d *Differ) Dump() Dump {
 	if d.applied != nil {
 		a := *d.applied
 		out.Apply = &a
+	}
+	if d.indexStats != nil || d.indexErr != "" {
+		ix := IndexSummary{Error: d.indexErr}
+		if d.indexStats != nil {
+			ix = *d.indexStats
+		}
+		out.Index = &ix
 	}
 	if d.err != nil {
 		out.Error = d.err.Error()

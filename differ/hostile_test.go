@@ -81,7 +81,8 @@ func TestHostileLayers(t *testing.T) {
 			before := testutil.Snapshot(t, graph)
 			// Bookkeeping the store creates on its first staged layer.
 			bookkeeping := []testutil.DiffOption{testutil.IgnoreDirMtimes(),
-				testutil.IgnorePath("overlay-layers"), testutil.IgnorePath("overlay-layers/layers.lock"), testutil.IgnorePath("overlay/staging")}
+				testutil.IgnorePath("overlay-layers"), testutil.IgnorePath("overlay-layers/layers.lock"), testutil.IgnorePath("overlay/staging"),
+				testutil.IgnorePath("chunkdiff-index")}
 
 			d, err := OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, testutil.NewSource(layer.Blob))
 			require.NoError(t, err)

@@ -67,6 +67,7 @@ func Update(base []Entry, o UpdateOptions) []Entry {
 		}
 		out = append(out, Entry{Header: &h, Data: data})
 	}
+	out = append(out, Entry{Header: &tar.Header{Typeflag: tar.TypeDir, Name: "pkg/added/", Mode: 0o755, ModTime: release}})
 	for i := range o.Added {
 		data := make([]byte, 1024+rng.Intn(64<<10))
 		rng.Read(data)
