@@ -236,9 +236,3 @@ func (m *materializer) track(p *progress) {
 		}
 	}
 }
-
-// flatName maps a tar-split name to its flat path.
-func flatName(names map[string]string, name string) (string, bool) {
-	p, ok := names[cleanKey(name)]
-	return p, ok
-}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/chunkdiff/chunkdiff/differ"
 	"github.com/chunkdiff/chunkdiff/internal/source"
@@ -49,7 +50,9 @@ DiffID) and, with --dump, the final state dump.`,
 			}
 			res, err := pullLayer(cmd.Context(), l, f.dest, f.store, f.parent)
 			if res.dump != nil {
-				printSummary(cmd.OutOrStdout(), res)
+				if perr := printSummary(cmd.OutOrStdout(), res); perr != nil {
+					return errors.Join(err, perr)
+				}
 				if f.dump {
 					if derr := writeDump(cmd.OutOrStdout(), *res.dump, f.format); derr != nil {
 						return errors.Join(err, derr)
@@ -138,15 +141,16 @@ func closeQuietly(c io.Closer) {
 	}
 }
 
-func printSummary(w io.Writer, r pullResult) {
+func printSummary(out io.Writer, r pullResult) error {
+	var w strings.Builder
 	d := r.dump
-	fmt.Fprintf(w, "%s: %s", r.blob, d.State)
+	fmt.Fprintf(&w, "%s: %s", r.blob, d.State)
 	if d.Reason != nil {
-		fmt.Fprintf(w, " (%s)", d.Reason)
+		fmt.Fprintf(&w, " (%s)", d.Reason)
 	}
-	fmt.Fprintln(w)
+	w.WriteString("\n")
 	if d.Metadata != nil {
-		fmt.Fprintf(w, "  content: %d entries, %d regular files, %d B uncompressed\n",
+		fmt.Fprintf(&w, "  content: %d entries, %d regular files, %d B uncompressed\n",
 			d.Metadata.Entries, d.Metadata.RegularFiles, d.Metadata.UncompressedSize)
 	}
 	if a := d.Apply; a != nil {
@@ -154,22 +158,24 @@ func printSummary(w io.Writer, r pullResult) {
 		if d.Context != nil {
 			blobSize = d.Context.BlobSize
 		}
-		fmt.Fprintf(w, "  fetched: %d of %d B (%s) in %d requests, %d ranges\n",
+		fmt.Fprintf(&w, "  fetched: %d of %d B (%s) in %d requests, %d ranges\n",
 			a.BytesFetched, blobSize, percent(a.BytesFetched, blobSize), a.Requests, a.Ranges)
-		fmt.Fprintf(w, "  written: %d files, %d B (+%d B holes) in %.2fs\n", a.FilesFetched, a.BytesWritten, a.HoleBytes, a.Seconds)
-		fmt.Fprintf(w, "  reused:  %d files linked, %d copied, %d chunks (%d B) from the store\n",
+		fmt.Fprintf(&w, "  written: %d files, %d B (+%d B holes) in %.2fs\n", a.FilesFetched, a.BytesWritten, a.HoleBytes, a.Seconds)
+		fmt.Fprintf(&w, "  reused:  %d files linked, %d copied, %d chunks (%d B) from the store\n",
 			a.Reuse.FilesLinked, a.Reuse.FilesCopied, a.Reuse.ChunksLocal, a.LocalChunkBytes)
-		fmt.Fprintf(w, "  skipped: %d B = %s (lower bound: %d B must be fetched)\n", a.Skipped, percent(a.Skipped, blobSize), a.Reuse.LowerBound)
+		fmt.Fprintf(&w, "  skipped: %d B = %s (lower bound: %d B must be fetched)\n", a.Skipped, percent(a.Skipped, blobSize), a.Reuse.LowerBound)
 		if a.UncompressedDigest != "" {
-			fmt.Fprintf(w, "  diffid:  %s\n", a.UncompressedDigest)
+			fmt.Fprintf(&w, "  diffid:  %s\n", a.UncompressedDigest)
 		}
 	}
 	if r.layerID != "" {
-		fmt.Fprintf(w, "  id:      %s\n", r.layerID)
+		fmt.Fprintf(&w, "  id:      %s\n", r.layerID)
 	}
 	if d.Error != "" {
-		fmt.Fprintf(w, "  error:   %s\n", d.Error)
+		fmt.Fprintf(&w, "  error:   %s\n", d.Error)
 	}
+	_, err := io.WriteString(out, w.String())
+	return err
 }
 
 func percent(n, total int64) string {

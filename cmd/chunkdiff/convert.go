@@ -62,9 +62,9 @@ push and can be pulled partially.`,
 			if err := os.Rename(tmp.Name(), args[1]); err != nil {
 				return errors.Join(err, os.Remove(annPath))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) -> %s: %d B, %d entries, DiffID %s\nannotations: %s\n",
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) -> %s: %d B, %d entries, DiffID %s\nannotations: %s\n",
 				args[0], comp, args[1], res.BlobSize, res.Entries, res.DiffID, annPath)
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&annPath, "annotations", "", "where to write the annotations JSON")

@@ -26,9 +26,11 @@ final state dump of the update. The store is removed afterwards (--keep keeps it
 				return err
 			}
 			if keep {
-				fmt.Fprintf(cmd.OutOrStdout(), "store: %s\n", root)
+				if _, err := fmt.Fprintf(cmd.OutOrStdout(), "store: %s\n", root); err != nil {
+					return err
+				}
 			} else {
-				defer os.RemoveAll(root)
+				defer func() { _ = os.RemoveAll(root) }()
 			}
 			var lf layerFlags
 			lf.pullOptions = []string{"enable_partial_images=true"}
@@ -40,14 +42,18 @@ final state dump of the update. The store is removed afterwards (--keep keeps it
 				}
 				res, err := pullLayer(cmd.Context(), l, "", root, parent)
 				if res.dump != nil {
-					printSummary(cmd.OutOrStdout(), res)
+					if perr := printSummary(cmd.OutOrStdout(), res); perr != nil {
+						return perr
+					}
 				}
 				if err != nil {
 					return err
 				}
 				parent = res.layerID
 				if name == "update" {
-					fmt.Fprintln(cmd.OutOrStdout(), "\nstate dump of the update:")
+					if _, err := fmt.Fprintln(cmd.OutOrStdout(), "\nstate dump of the update:"); err != nil {
+						return err
+					}
 					return res.dump.WriteText(cmd.OutOrStdout())
 				}
 			}
