@@ -113,6 +113,11 @@ func BenchmarkLookup(b *testing.B) {
 	}{{"100k", 100, 1000}, {"1M", 250, 4000}} {
 		dir := b.TempDir()
 		specs, known, all := synthStore(b, dir, sz.layers, sz.perLayer)
+		runtime.GC()
+		rss0 := rssBytes(b)
+		// rss-B: resident growth since before Open, after the lookups so
+		// far (mapped pages they touched included).
+		rss := func(b *testing.B) { b.ReportMetric(float64(rssBytes(b)-rss0), "rss-B") }
 		x, err := open(dir, specs, known)
 		if err != nil {
 			b.Fatal(err)
@@ -125,6 +130,7 @@ func BenchmarkLookup(b *testing.B) {
 					b.Fatal("miss")
 				}
 			}
+			rss(b)
 		})
 		misses := make([]digest.Digest, 1<<16)
 		for i := range misses {
@@ -137,6 +143,7 @@ func BenchmarkLookup(b *testing.B) {
 					b.Fatal("hit")
 				}
 			}
+			rss(b)
 		})
 		b.Run(sz.name+"/lookup-all", func(b *testing.B) {
 			b.ReportAllocs()
@@ -145,6 +152,7 @@ func BenchmarkLookup(b *testing.B) {
 					b.Fatal("miss")
 				}
 			}
+			rss(b)
 		})
 		if err := x.Close(); err != nil {
 			b.Fatal(err)

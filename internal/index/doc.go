@@ -51,11 +51,24 @@
 // following symlinks out of Location.Dir. A stale entry can then cost a
 // wasted read, never a corrupt layer.
 //
+// # Lookups
+//
+// Layers are searched newest first. Per layer, a blocked Bloom filter (one
+// cache line, ~0.1 % false positives) rules most layers out; the others
+// get a fanout bucket and a binary search over the mapped records. Measured
+// on 2 cores (BenchmarkLookup): a miss costs ~1.9 µs over 100k records in
+// 100 layers and ~6.6 µs over 1M records in 250 layers, the filter reads
+// dominating; a hit costs a little more plus one allocation (the path).
+//
 // # Memory
 //
-// Open keeps O(layers) heap (one small struct per layer); the records are
-// mmapped read-only, so load allocates nothing per entry and the resident
-// size grows only with the pages lookups touch. Building one layer holds its
-// records in memory: 56 bytes per record plus its path bytes, and for
-// walked layers one map entry per multiply-linked inode.
+// Open keeps O(layers) heap (one small struct per layer, plus a 256 KiB
+// read buffer while verifying); it allocates nothing per entry. It reads
+// every file once through that buffer to check its CRC (~30 ms for 1M
+// records), then maps it read-only: the resident size grows only with the
+// pages lookups touch (the filters: 2 bytes per record; a few record and
+// path pages per hit). Files take about 80 bytes per record (56 for the
+// record, 2 for the filter, the rest paths). Building one layer holds its
+// records in memory: ~60 bytes per record plus its path bytes, and for
+// walked layers one small struct per regular file.
 package index

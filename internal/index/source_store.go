@@ -47,6 +47,9 @@ func fingerprint(src source, l *storage.Layer) string {
 
 // specFor decides how layer l is indexed; ok is false when it is not.
 func specFor(store storage.Store, l *storage.Layer, cfg *config) (layerSpec, bool, error) {
+	if incomplete, _ := l.Flags["incomplete"].(bool); incomplete {
+		return layerSpec{}, false, nil // being created or deleted
+	}
 	var src source
 	switch {
 	case slices.Contains(l.BigDataNames, bigDataTOC):
