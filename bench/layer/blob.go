@@ -5,6 +5,7 @@ package layer
 
 import (
 	"bufio"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -26,7 +27,8 @@ type Meta struct {
 	BlobBytes   int64         `json:"blob_bytes"`
 	BlobDigest  digest.Digest `json:"blob_digest"`
 	DiffID      digest.Digest `json:"diffid"`
-	TOCDigest   digest.Digest `json:"toc_digest"`
+	TOCDigest   digest.Digest `json:"toc_digest,omitempty"`
+	Format      string        `json:"format,omitempty"` // "" is zstd:chunked
 }
 
 // Files are where a built layer lives.
@@ -35,6 +37,7 @@ type Files struct {
 }
 
 // Blob, Annotations and Meta are the paths pullone and the harness read.
+// A gzip layer's blob has the same name: only its content says gzip.
 func (f Files) Blob() string        { return filepath.Join(f.Dir, "layer.tar.zst") }
 func (f Files) Annotations() string { return filepath.Join(f.Dir, "annotations.json") }
 func (f Files) Meta() string        { return filepath.Join(f.Dir, "meta.json") }
@@ -51,10 +54,19 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Build tars treeDir, compresses it to zstd:chunked at upstream's default
-// level and writes blob and annotations into f.Dir. The caller writes
-// meta.json last, so its presence means the layer is complete.
-func Build(f Files, treeDir string, m Meta) (Meta, error) {
+// TarSource writes a layer's tar to w and says what it held.
+type TarSource func(w io.Writer) (Counts, error)
+
+// TreeTar is the tar of the directory tree dir (WriteTar).
+func TreeTar(dir string) TarSource {
+	return func(w io.Writer) (Counts, error) { return WriteTar(w, dir) }
+}
+
+// Build writes the tar from src, compressed as format (FormatZstdChunked:
+// upstream's compressor at its default level; FormatGzip: compress/gzip at
+// its default level, no TOC), and the annotations into f.Dir. The caller
+// writes meta.json last, so its presence means the layer is complete.
+func Build(f Files, src TarSource, format string, m Meta) (Meta, error) {
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
 		return m, fmt.Errorf("layer dir: %w", err)
 	}
@@ -68,18 +80,26 @@ func Build(f Files, treeDir string, m Meta) (Meta, error) {
 	blob := &countingWriter{w: io.MultiWriter(bw, blobHash)}
 
 	ann := map[string]string{}
-	zw, err := compressor.ZstdCompressor(blob, ann, nil)
+	var zw io.WriteCloser
+	switch format {
+	case FormatZstdChunked:
+		zw, err = compressor.ZstdCompressor(blob, ann, nil)
+	case FormatGzip:
+		zw = gzip.NewWriter(blob)
+	default:
+		err = fmt.Errorf("unknown layer format %q", format)
+	}
 	if err != nil {
-		return m, fmt.Errorf("zstd:chunked writer: %w", err)
+		return m, fmt.Errorf("layer writer: %w", err)
 	}
 	tarHash := sha256.New()
 	tarOut := &countingWriter{w: io.MultiWriter(zw, tarHash)}
-	if m.Counts, err = WriteTar(tarOut, treeDir); err != nil {
+	if m.Counts, err = src(tarOut); err != nil {
 		return m, err
 	}
 	// The annotations are only filled in by Close.
 	if err := zw.Close(); err != nil {
-		return m, fmt.Errorf("zstd:chunked close: %w", err)
+		return m, fmt.Errorf("%s close: %w", format, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return m, fmt.Errorf("write blob: %w", err)
@@ -87,14 +107,19 @@ func Build(f Files, treeDir string, m Meta) (Meta, error) {
 	if err := out.Close(); err != nil {
 		return m, fmt.Errorf("write blob: %w", err)
 	}
-	tocDigest, err := toc.GetTOCDigest(ann)
-	if err != nil || tocDigest == nil {
-		return m, fmt.Errorf("no TOC digest in annotations %v: %v", ann, err)
+	if format == FormatZstdChunked {
+		tocDigest, err := toc.GetTOCDigest(ann)
+		if err != nil || tocDigest == nil {
+			return m, fmt.Errorf("no TOC digest in annotations %v: %v", ann, err)
+		}
+		m.TOCDigest = *tocDigest
 	}
 	m.TarBytes, m.BlobBytes = tarOut.n, blob.n
 	m.BlobDigest = digest.NewDigestFromBytes(digest.SHA256, blobHash.Sum(nil))
 	m.DiffID = digest.NewDigestFromBytes(digest.SHA256, tarHash.Sum(nil))
-	m.TOCDigest = *tocDigest
+	if format != FormatZstdChunked {
+		m.Format = format
+	}
 	return m, writeJSON(f.Annotations(), ann)
 }
 

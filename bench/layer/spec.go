@@ -6,6 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
+)
+
+// Layer formats: how the tar is compressed.
+const (
+	FormatZstdChunked = "zstd:chunked" // upstream's compressor, with a TOC
+	FormatGzip        = "gzip"         // no TOC: pulled whole (convert_images)
 )
 
 // Spec chooses the benchmark layer.
@@ -14,10 +22,45 @@ type Spec struct {
 	GoRoot string // the tree for "goroot"
 	Files  int    // regular files for "synthetic"
 	MiB    int64  // file bytes for "synthetic"
+	Format string // FormatZstdChunked ("" too) or FormatGzip
+	// UpdateSeed, if not 0, makes the layer testutil.Update(base, seed) of
+	// the layer this spec describes without it (Base).
+	UpdateSeed int64
+}
+
+func (s Spec) format() string {
+	if s.Format == "" {
+		return FormatZstdChunked
+	}
+	return s.Format
+}
+
+// Base is the layer an update spec updates (s itself otherwise).
+func (s Spec) Base() Spec {
+	s.UpdateSeed = 0
+	return s
 }
 
 // Name keys the cache: it changes whenever the content would.
 func (s Spec) Name() (string, error) {
+	name, err := s.treeName()
+	if err != nil {
+		return "", err
+	}
+	switch f := s.format(); f {
+	case FormatZstdChunked:
+	case FormatGzip:
+		name += "-gzip"
+	default:
+		return "", fmt.Errorf("unknown layer format %q (want %s or %s)", f, FormatZstdChunked, FormatGzip)
+	}
+	if s.UpdateSeed != 0 {
+		name += fmt.Sprintf("-update%d", s.UpdateSeed)
+	}
+	return name, nil
+}
+
+func (s Spec) treeName() (string, error) {
 	switch s.Kind {
 	case "goroot":
 		v, err := goVersion(s.GoRoot)
@@ -57,6 +100,9 @@ func Ensure(outDir string, s Spec, discard func(path string) error) (Files, Meta
 	if m, ok, err := Load(f); ok || err != nil {
 		return f, m, err
 	}
+	if s.UpdateSeed != 0 {
+		return ensureUpdate(outDir, s, f, name, discard)
+	}
 	tree := s.GoRoot
 	if s.Kind == "synthetic" {
 		tree = filepath.Join(outDir, "trees", name)
@@ -67,7 +113,7 @@ func Ensure(outDir string, s Spec, discard func(path string) error) (Files, Meta
 			return f, Meta{}, err
 		}
 	}
-	m, err := Build(f, tree, Meta{Name: name})
+	m, err := Build(f, TreeTar(tree), s.format(), Meta{Name: name})
 	if err != nil {
 		return f, m, err
 	}
@@ -81,14 +127,43 @@ func Ensure(outDir string, s Spec, discard func(path string) error) (Files, Meta
 	return f, m, nil
 }
 
+// ensureUpdate builds the update layer of s from its base's blob.
+func ensureUpdate(outDir string, s Spec, f Files, name string, discard func(string) error) (Files, Meta, error) {
+	bf, bm, err := Ensure(outDir, s.Base(), discard)
+	if err != nil {
+		return f, Meta{}, err
+	}
+	base, err := ReadEntries(bf)
+	if err != nil {
+		return f, Meta{}, err
+	}
+	upd := testutil.Update(base, testutil.UpdateOptions{Seed: s.UpdateSeed})
+	m, err := Build(f, EntriesTar(upd), s.format(), Meta{Name: name})
+	if err != nil {
+		return f, m, err
+	}
+	m.Description = fmt.Sprintf("update of %s by testutil.Update (seed %d): %s. Result: %s",
+		bm.Name, s.UpdateSeed, CompareUpdate(base, upd), counts(s, m))
+	return f, m, writeJSON(f.Meta(), m)
+}
+
 func describe(s Spec, m Meta) string {
-	c := m.Counts
-	what := fmt.Sprintf("the Go toolchain tree %s (%s)", s.GoRoot, strings.TrimPrefix(m.Name, "goroot-"))
+	tree, _ := s.treeName() // known good: Ensure named the layer
+	what := fmt.Sprintf("the Go toolchain tree %s (%s)", s.GoRoot, strings.TrimPrefix(tree, "goroot-"))
 	if s.Kind == "synthetic" {
 		what = "a synthetic toolchain-like tree (testutil.RealisticTree: small text files, a few big binaries; plus zero-run disk images, an all-zero file, symlinks, a hardlink)"
 	}
-	return fmt.Sprintf("%s: %d entries (%d files, %d dirs, %d symlinks, %d hardlinks), %.1f MiB of file data; tar %.1f MiB, zstd:chunked blob %.1f MiB (upstream's compressor, default level)",
-		what, c.Entries, c.Files, c.Dirs, c.Symlinks, c.Hardlinks, mib(c.FileBytes), mib(m.TarBytes), mib(m.BlobBytes))
+	return what + ": " + counts(s, m)
+}
+
+func counts(s Spec, m Meta) string {
+	c := m.Counts
+	blob := "zstd:chunked blob %.1f MiB (upstream's compressor, default level)"
+	if s.format() == FormatGzip {
+		blob = "gzip blob %.1f MiB (compress/gzip, default level; no TOC)"
+	}
+	return fmt.Sprintf("%d entries (%d files, %d dirs, %d symlinks, %d hardlinks), %.1f MiB of file data; tar %.1f MiB, "+blob,
+		c.Entries, c.Files, c.Dirs, c.Symlinks, c.Hardlinks, mib(c.FileBytes), mib(m.TarBytes), mib(m.BlobBytes))
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }

@@ -95,14 +95,21 @@ func (r Row) formatAll(xs []float64) string {
 }
 
 func (r Row) targetCell() string {
-	if r.Target == 0 {
+	var goals []string
+	if r.Target != 0 {
+		goals = append(goals, fmt.Sprintf("≤ %.2f×", r.Target))
+	}
+	if r.OursMax != 0 {
+		goals = append(goals, fmt.Sprintf("ours ≤ %.2f", r.OursMax))
+	}
+	if len(goals) == 0 {
 		return ""
 	}
 	mark := "met"
 	if !r.Met() {
 		mark = "**missed**"
 	}
-	return fmt.Sprintf("≤ %.2f× %s", r.Target, mark)
+	return strings.Join(goals, ", ") + " " + mark
 }
 
 func formatRatio(x float64) string {

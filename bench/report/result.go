@@ -29,6 +29,10 @@ type Result struct {
 	Requests     int64 `json:"requests"`
 	Ranges       int64 `json:"ranges"`
 
+	// Reuse is our differ's own account of the pull (its dump's apply
+	// summary); upstream reports nothing of the kind.
+	Reuse *Reuse `json:"reuse,omitempty"`
+
 	LayerID    string `json:"layer_id"`
 	DiffID     string `json:"diffid"`
 	LayerFiles int    `json:"layer_files"` // entries under the layer's diff dir
@@ -36,3 +40,20 @@ type Result struct {
 
 // CPUS is user plus system time of the timed span.
 func (r Result) CPUS() float64 { return r.UserS + r.SysS }
+
+// Reuse is what our differ's dump says about fetching and reusing content.
+type Reuse struct {
+	// LowerBound is the compressed size of the pieces whose digests occur
+	// nowhere in the store: what any partial pull must fetch at least.
+	LowerBound int64 `json:"lower_bound_bytes"`
+	// ApplyBytes were fetched by ApplyDiff (the TOC, fetched earlier by
+	// NewDiffer, is not in it).
+	ApplyBytes      int64 `json:"apply_bytes"`
+	ApplyRequests   int   `json:"apply_requests"`
+	LocalChunkBytes int64 `json:"local_chunk_bytes"`
+	FilesLinked     int   `json:"files_linked"`
+	FilesCopied     int   `json:"files_copied"`
+	FilesReflinked  int   `json:"files_reflinked"`
+	ChunksLocal     int   `json:"chunks_local"`
+	Rejected        int   `json:"stale_hits_rejected"`
+}

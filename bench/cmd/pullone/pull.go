@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/chunkdiff/chunkdiff/bench/report"
 	"github.com/chunkdiff/chunkdiff/differ"
 	digest "github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
@@ -66,6 +67,23 @@ func (p pulled) state() string {
 		return d.State().String()
 	}
 	return ""
+}
+
+// reuse is our differ's apply summary; nil for upstream.
+func (p pulled) reuse() *report.Reuse {
+	d, ok := p.differ.(*differ.Differ)
+	if !ok {
+		return nil
+	}
+	a := d.Dump().Apply
+	if a == nil {
+		return nil
+	}
+	r := a.Reuse
+	return &report.Reuse{
+		LowerBound: r.LowerBound, ApplyBytes: a.BytesFetched, ApplyRequests: a.Requests, LocalChunkBytes: a.LocalChunkBytes,
+		FilesLinked: r.FilesLinked, FilesCopied: r.FilesCopied, FilesReflinked: r.FilesReflinked, ChunksLocal: r.ChunksLocal, Rejected: r.Rejected,
+	}
 }
 
 // writeDump saves our differ's state dump, for diagnosing a slow pull.

@@ -59,6 +59,9 @@ func run(ctx context.Context, cfg config) (report.Result, error) {
 			return res, err
 		}
 		cfg.parentID = id
+		// Write the base back now, not during the timed pull.
+		unix.Sync()
+		time.Sleep(time.Second)
 	}
 	ann, dgst, err := cfg.layer.load()
 	if err != nil {
@@ -91,6 +94,7 @@ func run(ctx context.Context, cfg config) (report.Result, error) {
 		err = perr
 	}
 	res.State = p.state() // before Close, which moves ours to closed
+	res.Reuse = p.reuse()
 	t1 := time.Now()
 	if cerr := p.differ.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("differ Close: %w", cerr)

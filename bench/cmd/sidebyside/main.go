@@ -16,6 +16,8 @@ import (
 // options are the command line.
 type options struct {
 	layer      string
+	format     string
+	update     int64
 	goroot     string
 	files      int
 	mib        int64
@@ -49,6 +51,8 @@ func (p kvFlag) Set(s string) error {
 func main() {
 	o := options{pullOpts: map[string]string{}}
 	flag.StringVar(&o.layer, "layer", "goroot", "goroot (the Go toolchain tree), synthetic, or quick (a small synthetic layer)")
+	flag.StringVar(&o.format, "format", "zstd:chunked", "layer blob format: zstd:chunked (upstream's compressor) or gzip (no TOC; pair with --pull-option convert_images=true)")
+	flag.Int64Var(&o.update, "update", 0, "if not 0: pull testutil.Update(layer, seed UPDATE) on top of the layer (the base, pulled first and untimed by the same differ in the same store)")
 	flag.StringVar(&o.goroot, "goroot", "/usr/local/go", "tree for --layer goroot")
 	flag.IntVar(&o.files, "files", 15000, "regular files for --layer synthetic")
 	flag.Int64Var(&o.mib, "mib", 300, "MiB of file data for --layer synthetic")
@@ -84,7 +88,7 @@ func main() {
 func commandLine() string {
 	parts := []string{"go run -tags exclude_graphdriver_btrfs ./bench/cmd/sidebyside"}
 	for _, a := range os.Args[1:] {
-		if strings.ContainsAny(a, " \t'\"$") {
+		if a == "" || strings.ContainsAny(a, " \t'\"$") {
 			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
 		parts = append(parts, a)

@@ -34,13 +34,21 @@ func run(o options, command string) (err error) {
 		}
 	}()
 
-	spec := layer.Spec{Kind: o.layer, GoRoot: o.goroot, Files: o.files, MiB: o.mib}
+	spec := layer.Spec{Kind: o.layer, GoRoot: o.goroot, Files: o.files, MiB: o.mib, Format: o.format, UpdateSeed: o.update}
 	logf("layer %s: building or loading from %s", o.layer, out)
 	files, meta, err := layer.Ensure(out, spec, tr.moveAside)
 	if err != nil {
 		return err
 	}
 	logf("layer: %s", meta.Description)
+	var base *baseLayer
+	if o.update != 0 {
+		bf, bm, err := layer.Ensure(out, spec.Base(), tr.moveAside) // cached by now
+		if err != nil {
+			return err
+		}
+		base = &baseLayer{files: bf, meta: bm}
+	}
 	tr.settle(o.settle, logf)
 	o.revision = revision(o.rev)
 	if o.pullone != "" {
@@ -53,7 +61,7 @@ func run(o options, command string) (err error) {
 		}
 	}
 	stores := filepath.Join(out, "stores", time.Now().Format("20060102-150405"))
-	r := &runner{pullone: pullone, stores: stores, trash: tr, layer: files, meta: meta, pullOptions: o.pullOpts, pause: o.pause}
+	r := &runner{pullone: pullone, stores: stores, trash: tr, layer: files, meta: meta, base: base, pullOptions: o.pullOpts, pause: o.pause}
 	defer func() { _ = os.Remove(stores) }() // empty by now: every store was moved aside
 
 	for i := range o.warmup {
@@ -81,7 +89,7 @@ func run(o options, command string) (err error) {
 		}
 	}
 
-	sec, problems := section(o, command, out, meta, ours, up)
+	sec, problems := section(o, command, out, meta, base, ours, up)
 	md := sec.Markdown()
 	fmt.Print(md)
 	if o.doc != "" {
@@ -112,43 +120,103 @@ func fence(out string) error {
 }
 
 // section summarises the runs; problems are the checks that failed.
-func section(o options, command, out string, meta layer.Meta, ours, up []report.Result) (report.Section, []string) {
+func section(o options, command, out string, meta layer.Meta, base *baseLayer, ours, up []report.Result) (report.Section, []string) {
 	ids, ok := report.Consistent(ours, up)
-	var problems []string
+	var problems, notes []string
 	if !ok {
 		problems = append(problems, fmt.Sprintf("DiffIDs differ: %v", ids))
 	} else if ids[0] != meta.DiffID.String() {
 		problems = append(problems, fmt.Sprintf("DiffID %s is not the tar's %s", ids[0], meta.DiffID))
 		ok = false
 	}
-	rows := report.Summarize(ours, up)
+	key, opts := meta.Name, optionString(o.pullOpts)
+	if opts != "enable_partial_images=true" {
+		key += "+" + opts
+	}
+	title := fmt.Sprintf("Cold pull, %s layer (%s)", meta.Name, opts)
+	metrics := report.Metrics
+	desc := meta.Description
+	switch {
+	case base != nil:
+		title = fmt.Sprintf("Update pull, %s on top of %s (%s)", meta.Name, base.meta.Name, opts)
+		desc = fmt.Sprintf("base %s: %s. Update %s: %s", base.meta.Name, base.meta.Description, meta.Name, meta.Description)
+		lb, same := report.LowerBound(ours)
+		if lb <= 0 {
+			problems = append(problems, "no lower bound in our differ's results")
+			break
+		}
+		if !same {
+			notes = append(notes, "Our differ's lower bound varied between runs; the table uses its median.")
+		}
+		toc := tocBytes(ours)
+		metrics = report.UpdateMetrics(lb, toc)
+		notes = append(notes, updateNotes(lb, toc, ours)...)
+	case meta.Format != "":
+		title = fmt.Sprintf("Cold pull of a %s blob, %s layer (%s)", meta.Format, meta.Name, opts)
+		if o.pullOpts["convert_images"] == "true" {
+			metrics = report.ConvertMetrics
+		}
+	}
+	rows := report.SummarizeWith(metrics, ours, up)
 	for _, row := range rows {
 		if row.Name == "files in layer" && row.OursMed != row.UpMed {
 			problems = append(problems, fmt.Sprintf("layer file counts differ: ours %v, upstream %v", row.Ours, row.Upstream))
 		}
 	}
-	key, opts := meta.Name, optionString(o.pullOpts)
-	if opts != "enable_partial_images=true" {
-		key += "+" + opts
-	}
 	sec := report.Section{
 		Key:      key,
-		Title:    fmt.Sprintf("Cold pull, %s layer (%s)", meta.Name, opts),
+		Title:    title,
 		Command:  command,
 		Date:     time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Machine:  machine(out),
 		Revision: o.revision,
-		Layer:    meta.Description,
+		Layer:    desc,
 		Rounds:   o.rounds,
 		Warmup:   o.warmup,
 		Rows:     rows,
 		DiffIDs:  ids,
 		DiffIDOK: ok,
+		Notes:    notes,
 	}
 	for _, p := range problems {
 		sec.Notes = append(sec.Notes, "**Check failed:** "+p)
 	}
 	return sec, problems
+}
+
+// tocBytes is what our differ fetched before ApplyDiff (the TOC and
+// tar-split), median over its runs; upstream fetches the same ranges.
+func tocBytes(ours []report.Result) int64 {
+	var xs []float64
+	for _, r := range ours {
+		if r.Reuse != nil {
+			xs = append(xs, float64(r.BytesFetched-r.Reuse.ApplyBytes))
+		}
+	}
+	return int64(report.Median(xs))
+}
+
+// updateNotes explain the lower bound and list what our differ reused.
+func updateNotes(lb, toc int64, ours []report.Result) []string {
+	med := func(get func(*report.Reuse) float64) float64 {
+		var xs []float64
+		for _, r := range ours {
+			if r.Reuse != nil {
+				xs = append(xs, get(r.Reuse))
+			}
+		}
+		return report.Median(xs)
+	}
+	return []string{
+		fmt.Sprintf("Lower bound: %.2f MiB, from our differ's dump (`Reuse.LowerBound`: the compressed size of the pieces whose digests occur nowhere in the store after the base pull); upstream's ratio uses the same number. "+
+			"The TOC and tar-split, fetched by NewDiffer before any reuse decision, are %.2f MiB (ours' bytes fetched minus its ApplyDiff bytes; upstream fetches the same ranges), so the second ratio leaves them out.",
+			float64(lb)/(1<<20), float64(toc)/(1<<20)),
+		fmt.Sprintf("Our differ's reuse (medians): %.0f files hard-linked, %.0f copied (%.0f of them reflinked), %.0f chunks (%.2f MiB) copied from other layers' files, %.0f stale index hits rejected; ApplyDiff fetched %.2f MiB in %.0f requests.",
+			med(func(r *report.Reuse) float64 { return float64(r.FilesLinked) }), med(func(r *report.Reuse) float64 { return float64(r.FilesCopied) }),
+			med(func(r *report.Reuse) float64 { return float64(r.FilesReflinked) }), med(func(r *report.Reuse) float64 { return float64(r.ChunksLocal) }),
+			med(func(r *report.Reuse) float64 { return float64(r.LocalChunkBytes) })/(1<<20), med(func(r *report.Reuse) float64 { return float64(r.Rejected) }),
+			med(func(r *report.Reuse) float64 { return float64(r.ApplyBytes) })/(1<<20), med(func(r *report.Reuse) float64 { return float64(r.ApplyRequests) })),
+	}
 }
 
 func optionString(m map[string]string) string {
@@ -251,8 +319,12 @@ func revision(rev string) string {
 }
 
 func brief(r report.Result) string {
-	return fmt.Sprintf("wall %.2fs cpu %.2fs rss %.0f MiB fetched %.1f MiB in %d requests/%d ranges, %d files, %s",
+	s := fmt.Sprintf("wall %.2fs cpu %.2fs rss %.0f MiB fetched %.1f MiB in %d requests/%d ranges, %d files, %s",
 		r.WallS, r.CPUS(), float64(r.MaxRSSKiB)/1024, float64(r.BytesFetched)/(1<<20), r.Requests, r.Ranges, r.LayerFiles, r.DiffID)
+	if u := r.Reuse; u != nil {
+		s += fmt.Sprintf("; lower bound %.2f MiB, %d linked, %d copied, %d local chunks", float64(u.LowerBound)/(1<<20), u.FilesLinked, u.FilesCopied, u.ChunksLocal)
+	}
+	return s
 }
 
 func logf(format string, args ...any) {

@@ -22,9 +22,16 @@ type runner struct {
 	trash       *trash
 	layer       layer.Files
 	meta        layer.Meta
+	base        *baseLayer // pulled first, untimed, if not nil
 	pullOptions map[string]string
 	pause       time.Duration
 	seq         int
+}
+
+// baseLayer is the layer an update is pulled on top of.
+type baseLayer struct {
+	files layer.Files
+	meta  layer.Meta
 }
 
 // pull runs one pull of side and moves its store aside. Extra arguments
@@ -43,6 +50,9 @@ func (r *runner) pull(side string, extra ...string) (report.Result, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		args = append(args, "--pull-option", k+"="+r.pullOptions[k])
+	}
+	if b := r.base; b != nil {
+		args = append(args, "--parent-blob", b.files.Blob(), "--parent-annotations", b.files.Annotations(), "--parent-digest", b.meta.BlobDigest.String())
 	}
 	args = append(args, extra...)
 
