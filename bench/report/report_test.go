@@ -102,3 +102,44 @@ func TestReplace(t *testing.T) {
 	assert.Equal(t, doc, Replace(doc, "a", a2), "idempotent")
 	assert.Equal(t, a1, Replace("", "a", a1))
 }
+
+func TestUpdateMetrics(t *testing.T) {
+	ours := results("ours", 1, 1, 1)
+	up := results("upstream", 2, 2, 2)
+	for i := range ours {
+		ours[i].Reuse = &Reuse{LowerBound: 1 << 20}
+	}
+	lb, same := LowerBound(ours)
+	assert.Equal(t, int64(1<<20), lb)
+	assert.True(t, same)
+	ours[0].Reuse = &Reuse{LowerBound: 2 << 20}
+	_, same = LowerBound(ours)
+	assert.False(t, same)
+	_, same = LowerBound(up)
+	assert.False(t, same, "upstream has no lower bound")
+
+	up[0].BytesFetched = 3 << 20
+	rows := SummarizeWith(UpdateMetrics(1<<20, 1<<19), ours, up)
+	byName := map[string]Row{}
+	for _, r := range rows {
+		byName[r.Name] = r
+	}
+	over := byName["bytes fetched / lower bound"]
+	assert.Equal(t, 1.0, over.OursMed)
+	assert.Equal(t, 1.0, over.UpMed)
+	assert.Equal(t, []float64{3, 1, 1}, over.Upstream)
+	assert.True(t, over.Met())
+	assert.Equal(t, 0.5, byName["bytes fetched without the TOC / lower bound"].OursMed)
+	assert.Equal(t, "≤ 1.00× met", byName["requests"].targetCell())
+	assert.Equal(t, "ours ≤ 1.10 met", over.targetCell())
+	over.OursMed = 1.2
+	assert.False(t, over.Met())
+	assert.Equal(t, "ours ≤ 1.10 **missed**", over.targetCell())
+	assert.Equal(t, "1.20", over.format(1.2), "ratios keep decimals")
+}
+
+func TestConvertMetrics(t *testing.T) {
+	rows := SummarizeWith(ConvertMetrics, results("ours", 1), results("upstream", 2))
+	assert.Equal(t, 0.8, rows[1].Target, "CPU has a target for convert_images")
+	assert.True(t, rows[1].Met())
+}
