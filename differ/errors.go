@@ -35,9 +35,6 @@ func fallbackError(r states.Reason, cause error) error {
 	return chunked.ErrFallbackToOrdinaryLayerDownload{Err: &FallbackError{Reason: r, Err: cause}}
 }
 
-// ErrNotImplemented is returned by ApplyDiff until the apply path lands.
-var ErrNotImplemented = errors.New("chunkdiff: ApplyDiff is not implemented yet")
-
 // ErrUsed is returned by a second ApplyDiff: a differ is single-use.
 var ErrUsed = errors.New("chunkdiff: differ already used")
 
