@@ -1,0 +1,162 @@
+// Package blobstream consumes the response of one
+// chunked.ImageSourceSeekable.GetBlobAt call: a channel of streams, one per
+// requested range and in request order, and a channel of errors.
+//
+// The producer blocks until every item is taken, so whatever happens both
+// channels must be drained to the end and every stream closed; otherwise the
+// producer goroutine (and, for a registry, its HTTP body) leaks. A Response
+// does that: take the streams with Next, then end with Finish (which also
+// reports what the source did wrong after the last stream taken) or, after a
+// failure, with Abandon.
+package blobstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Source contract violations, always wrapped with the stream counts.
+var (
+	// ErrTooFewStreams: the source closed its stream channel before
+	// sending one stream per requested range.
+	ErrTooFewStreams = errors.New("source returned fewer streams than ranges requested")
+	// ErrTooManyStreams: the source sent more streams than ranges
+	// requested (or Next was called once more than ranges requested).
+	ErrTooManyStreams = errors.New("source returned more streams than ranges requested")
+	// ErrNilStream: the source sent a nil stream.
+	ErrNilStream = errors.New("source returned a nil stream")
+)
+
+// Response is the channel pair of one GetBlobAt call for want ranges. It is
+// not safe for concurrent use.
+type Response struct {
+	streams  chan io.ReadCloser
+	errs     chan error
+	want     int
+	got      int  // streams received, drained ones included
+	reported bool // an error from the error channel was already returned
+}
+
+// New wraps the channels GetBlobAt returned for want ranges.
+func New(streams chan io.ReadCloser, errs chan error, want int) *Response {
+	return &Response{streams: streams, errs: errs, want: want}
+}
+
+// Want is the number of ranges requested.
+func (r *Response) Want() int { return r.want }
+
+// Next returns the next stream; the caller closes it. An error sent by the
+// source is returned as soon as it arrives (wrapped), and preferred to
+// ErrTooFewStreams when the stream channel ends early. A nil stream is
+// ErrNilStream; a cancelled ctx returns context.Cause(ctx). After an error
+// the caller still calls Finish or Abandon.
+func (r *Response) Next(ctx context.Context) (io.ReadCloser, error) {
+	if r.got >= r.want {
+		return nil, fmt.Errorf("%w: all %d streams already taken", ErrTooManyStreams, r.want)
+	}
+	for {
+		if r.streams == nil && r.errs == nil {
+			return nil, fmt.Errorf("stream %d of %d: %w", r.got+1, r.want, ErrTooFewStreams)
+		}
+		select {
+		case rc, ok := <-r.streams:
+			if !ok {
+				r.streams = nil
+				continue // an error may still be pending: prefer it
+			}
+			r.got++
+			if rc == nil {
+				return nil, fmt.Errorf("stream %d of %d: %w", r.got, r.want, ErrNilStream)
+			}
+			return rc, nil
+		case err, ok := <-r.errs:
+			if !ok {
+				r.errs = nil
+				continue
+			}
+			if err != nil {
+				r.reported = true
+				return nil, r.sourceError(err)
+			}
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// Finish drains both channels, closing the streams not taken, and reports
+// the first problem found: a stream beyond the ranges requested
+// (ErrTooManyStreams) or an error sent by the source that Next has not
+// returned already. Streams not taken by Next are not an error: the caller
+// may stop early. If ctx is cancelled meanwhile, Finish returns (with
+// context.Cause(ctx) unless it already found a problem) and the drain goes
+// on in the background.
+func (r *Response) Finish(ctx context.Context) error {
+	var err error
+	for r.streams != nil || r.errs != nil {
+		select {
+		case rc, ok := <-r.streams:
+			if !ok {
+				r.streams = nil
+				continue
+			}
+			if rc != nil {
+				_ = rc.Close()
+			}
+			r.got++
+			if r.got > r.want && err == nil {
+				err = fmt.Errorf("%w: more than %d", ErrTooManyStreams, r.want)
+			}
+		case e, ok := <-r.errs:
+			if !ok {
+				r.errs = nil
+				continue
+			}
+			if e != nil && !r.reported {
+				r.reported = true
+				if err == nil {
+					err = r.sourceError(e)
+				}
+			}
+		case <-ctx.Done():
+			go drain(r.streams, r.errs)
+			r.streams, r.errs = nil, nil
+			if err == nil {
+				err = context.Cause(ctx)
+			}
+			return err
+		}
+	}
+	return err
+}
+
+// Abandon drains both channels after a failure, closing every stream; what
+// it finds is secondary to the error the caller is already returning. It
+// returns once the source has closed both channels.
+func (r *Response) Abandon() {
+	drain(r.streams, r.errs)
+	r.streams, r.errs = nil, nil
+}
+
+func (r *Response) sourceError(err error) error {
+	return fmt.Errorf("source error after %d of %d streams: %w", r.got, r.want, err)
+}
+
+func drain(streams chan io.ReadCloser, errs chan error) {
+	for streams != nil || errs != nil {
+		select {
+		case rc, ok := <-streams:
+			if !ok {
+				streams = nil
+			} else if rc != nil {
+				_ = rc.Close()
+			}
+		case _, ok := <-errs:
+			if !ok {
+				errs = nil
+			}
+		}
+	}
+}
