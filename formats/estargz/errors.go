@@ -3,6 +3,8 @@ package estargz
 import (
 	"errors"
 	"fmt"
+
+	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 )
 
 // ErrRangesRefused is wrapped (together with the source's error) when the
@@ -12,10 +14,10 @@ import (
 var ErrRangesRefused = errors.New("eStargz: the source refused the range request")
 
 // ErrTooFewStreams and ErrTooManyStreams are source contract violations
-// (BEHAVIOUR §1.2).
+// (BEHAVIOUR §1.2), shared with every GetBlobAt consumer.
 var (
-	ErrTooFewStreams  = errors.New("source returned fewer streams than ranges requested")
-	ErrTooManyStreams = errors.New("source returned more streams than ranges requested")
+	ErrTooFewStreams  = blobstream.ErrTooFewStreams
+	ErrTooManyStreams = blobstream.ErrTooManyStreams
 )
 
 // Errors about the TOC gzip member (BEHAVIOUR §3 row 18: hard errors, unlike

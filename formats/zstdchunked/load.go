@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	chunked "go.podman.io/storage/pkg/chunked"
 )
 
@@ -59,11 +60,11 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 		}
 		return nil, fmt.Errorf("zstd:chunked: requesting TOC and tar-split: %w", err)
 	}
-	st := &streams{ctx: ctx, ch: ch, errs: errs, want: len(ranges)}
+	st := blobstream.New(ch, errs, len(ranges))
 	drained := false
 	defer func() {
 		if !drained {
-			if err := st.finish(); err != nil {
+			if err := st.Finish(ctx); err != nil {
 				// Keep the source's own error next to ours: a short
 				// stream is often explained by it.
 				retErr = errors.Join(retErr, fmt.Errorf("zstd:chunked: %w", err))
@@ -76,7 +77,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	if opts.Uncompressed {
 		read = copyVerified
 	}
-	if err := readRange(st, func(r io.Reader) error {
+	if err := readRange(ctx, st, func(r io.Reader) error {
 		return read(r, ann.TOC.Length, ann.TOCDigest, ann.TOC.UncompressedLength, m.tocFile, "TOC")
 	}); err != nil {
 		return nil, err
@@ -95,7 +96,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	case m.TarSplitDigest == "" && ann.HasTarSplitPosition():
 		// Unauthenticated, so ignored; finish drains and closes it.
 		drained = true
-		if err := st.finish(); err != nil {
+		if err := st.Finish(ctx); err != nil {
 			return nil, fmt.Errorf("zstd:chunked: %w", err)
 		}
 		return m, nil
@@ -111,13 +112,13 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 		return nil, fmt.Errorf("zstd:chunked tar-split spool: %w", err)
 	}
 	m.tarSplit = ts
-	if err := readRange(st, func(r io.Reader) error {
+	if err := readRange(ctx, st, func(r io.Reader) error {
 		return read(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, ts, "tar-split")
 	}); err != nil {
 		return nil, err
 	}
 	drained = true
-	if err := st.finish(); err != nil {
+	if err := st.Finish(ctx); err != nil {
 		return nil, fmt.Errorf("zstd:chunked: %w", err)
 	}
 	m.TarSplitCompressedSize = ann.TarSplit.Length
@@ -136,8 +137,8 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 }
 
 // readRange takes the next stream, hands it to fn and closes it.
-func readRange(st *streams, fn func(io.Reader) error) error {
-	rc, err := st.next()
+func readRange(ctx context.Context, st *blobstream.Response, fn func(io.Reader) error) error {
+	rc, err := st.Next(ctx)
 	if err != nil {
 		return fmt.Errorf("zstd:chunked: %w", err)
 	}
