@@ -2,13 +2,13 @@ package convert
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -65,34 +65,19 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 	if err != nil {
 		return nil, fmt.Errorf("convert: requesting the whole blob: %w", err)
 	}
-	var stream io.ReadCloser
-	var streamErr error
-	select {
-	case s, ok := <-streams:
-		if !ok || s == nil {
-			streamErr = errors.New("convert: the source returned no stream for the blob")
-		}
-		stream = s
-	case e, ok := <-errs:
-		if ok && e != nil {
-			streamErr = fmt.Errorf("convert: fetching the blob: %w", e)
-		} else {
-			streamErr = errors.New("convert: the source returned no stream for the blob")
-		}
-	case <-ctx.Done():
-		streamErr = ctx.Err()
+	resp := blobstream.New(streams, errs, 1)
+	stream, err := resp.Next(ctx)
+	if err != nil {
+		resp.Abandon()
+		return nil, fmt.Errorf("convert: fetching the blob: %w", err)
 	}
+	finished := false
 	defer func() {
-		if stream != nil {
+		if !finished {
 			_ = stream.Close()
-		}
-		if derr := drain(streams, errs); derr != nil && retErr == nil {
-			retErr = fmt.Errorf("convert: fetching the blob: %w", derr)
+			resp.Abandon() // the error being returned says it all
 		}
 	}()
-	if streamErr != nil {
-		return nil, streamErr
-	}
 
 	f, err := tempFile(dir)
 	if err != nil {
@@ -109,6 +94,13 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 	}
 	if blobSize >= 0 && res.BlobBytes != blobSize {
 		return nil, fmt.Errorf("convert: the blob has %d bytes, want %d", res.BlobBytes, blobSize)
+	}
+	// Before the file is handed over: an error sent after the stream still
+	// fails the conversion.
+	finished = true
+	_ = stream.Close()
+	if err := resp.Finish(ctx); err != nil {
+		return nil, fmt.Errorf("convert: fetching the blob: %w", err)
 	}
 	res.File = f
 	return res, nil
@@ -186,31 +178,4 @@ func tempFile(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("convert: unlinking temp file: %w", err)
 	}
 	return f, nil
-}
-
-// drain consumes whatever the source still sends, closing streams, so its
-// producer goroutine ends; it returns the first error sent.
-func drain(streams chan io.ReadCloser, errs chan error) error {
-	var first error
-	for streams != nil || errs != nil {
-		select {
-		case s, ok := <-streams:
-			if !ok {
-				streams = nil
-				continue
-			}
-			if s != nil {
-				_ = s.Close()
-			}
-		case e, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			if first == nil {
-				first = e
-			}
-		}
-	}
-	return first
 }
