@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -16,11 +17,11 @@ var (
 	ErrRangesRefused = errors.New("source refused range requests")
 	// ErrTooFewStreams: the source closed its stream channel before sending
 	// one stream per requested range.
-	ErrTooFewStreams = errors.New("not enough streams returned")
+	ErrTooFewStreams = blobstream.ErrTooFewStreams
 	// ErrTooManyStreams: the source sent more streams than ranges requested.
-	ErrTooManyStreams = errors.New("too many streams returned")
+	ErrTooManyStreams = blobstream.ErrTooManyStreams
 	// ErrNilStream: the source sent a nil stream.
-	ErrNilStream = errors.New("invalid (nil) stream returned")
+	ErrNilStream = blobstream.ErrNilStream
 	// ErrShortStream: a stream ended before the end of its range.
 	ErrShortStream = errors.New("stream shorter than its range")
 	// ErrLongStream: a stream had bytes beyond the end of its range.

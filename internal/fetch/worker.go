@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 
+	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -119,19 +120,19 @@ func (w *worker) run(rq *request) error {
 		return &RequestError{Request: n, Ranges: len(ranges), Err: err}
 	}
 	w.stats.Ranges += len(ranges)
-	resp := &response{streams: streams, errs: errs, want: len(ranges)}
+	resp := blobstream.New(streams, errs, len(ranges))
 	if err := w.steps(rq, resp, n); err != nil {
-		resp.abandon()
+		resp.Abandon()
 		return err
 	}
-	if err := resp.finish(); err != nil {
+	if err := resp.Finish(f.ctx); err != nil {
 		return &RequestError{Request: n, Ranges: len(ranges), Err: err}
 	}
 	return nil
 }
 
 // steps produces steps [s0,s1) of rq, reading its spans from resp in order.
-func (w *worker) steps(rq *request, resp *response, call int) (err error) {
+func (w *worker) steps(rq *request, resp *blobstream.Response, call int) (err error) {
 	f := w.f
 	p := f.plan
 	si := -1 // span being read
@@ -158,14 +159,14 @@ func (w *worker) steps(rq *request, resp *response, call int) (err error) {
 				for si < 0 || stp.net >= rq.spans[si].c1 {
 					if st != nil {
 						if err := w.endSpan(); err != nil {
-							return &RequestError{Request: call, Ranges: resp.want, Err: fmt.Errorf("range %d: %w", si, err)}
+							return &RequestError{Request: call, Ranges: resp.Want(), Err: fmt.Errorf("range %d: %w", si, err)}
 						}
 						st.Close()
 						st = nil
 					}
 					si++
-					if st, err = resp.next(f.ctx); err != nil {
-						return &RequestError{Request: call, Ranges: resp.want, Err: err}
+					if st, err = resp.Next(f.ctx); err != nil {
+						return &RequestError{Request: call, Ranges: resp.Want(), Err: err}
 					}
 					w.in.r = st
 					w.br.Reset(&w.in)
@@ -189,11 +190,11 @@ func (w *worker) steps(rq *request, resp *response, call int) (err error) {
 	}
 	if st != nil {
 		if err := w.endSpan(); err != nil {
-			return &RequestError{Request: call, Ranges: resp.want, Err: fmt.Errorf("range %d: %w", si, err)}
+			return &RequestError{Request: call, Ranges: resp.Want(), Err: fmt.Errorf("range %d: %w", si, err)}
 		}
 	}
-	if resp != nil && si+1 != resp.want {
-		return fmt.Errorf("fetch: internal error: read %d of %d ranges", si+1, resp.want)
+	if resp != nil && si+1 != resp.Want() {
+		return fmt.Errorf("fetch: internal error: read %d of %d ranges", si+1, resp.Want())
 	}
 	return nil
 }
