@@ -9,6 +9,7 @@ import (
 
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -79,9 +80,9 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 		}
 	}()
 
-	f, err := tempFile(dir)
+	f, err := spool.Open(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer func() {
 		if retErr != nil {
@@ -164,18 +165,4 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// tempFile creates an unlinked temp file in dir (on the destination's
-// filesystem, so nothing is left behind on any exit).
-func tempFile(dir string) (*os.File, error) {
-	f, err := os.CreateTemp(dir, ".chunkdiff-convert-")
-	if err != nil {
-		return nil, fmt.Errorf("convert: temp file: %w", err)
-	}
-	if err := os.Remove(f.Name()); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("convert: unlinking temp file: %w", err)
-	}
-	return f, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	chunked "go.podman.io/storage/pkg/chunked"
 
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -69,7 +70,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 		}
 	}()
 	var err error
-	if m.tocFile, err = openTemp(opts.TempDir); err != nil {
+	if m.tocFile, err = spool.Open(opts.TempDir); err != nil {
 		return nil, fmt.Errorf("eStargz TOC spool: %w", err)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	chunked "go.podman.io/storage/pkg/chunked"
 )
 
@@ -44,7 +45,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 		}
 	}()
 	var err error
-	if m.tocFile, err = openTemp(opts.TempDir); err != nil {
+	if m.tocFile, err = spool.Open(opts.TempDir); err != nil {
 		return nil, fmt.Errorf("zstd:chunked TOC spool: %w", err)
 	}
 
@@ -107,7 +108,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	if err := m.TarSplitDigest.Validate(); err != nil {
 		return nil, fmt.Errorf("zstd:chunked TOC tarSplitDigest %q: %w", m.TarSplitDigest, err)
 	}
-	ts, err := openTemp(opts.TempDir)
+	ts, err := spool.Open(opts.TempDir)
 	if err != nil {
 		return nil, fmt.Errorf("zstd:chunked tar-split spool: %w", err)
 	}
