@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	stargz "github.com/containerd/stargz-snapshotter/estargz"
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
@@ -110,11 +111,11 @@ func inflateTOC(r io.Reader, maxTOC uint64, want digest.Digest, dst io.Writer) (
 	}
 
 	hash := want.Algorithm().Hash()
-	n, err := io.Copy(io.MultiWriter(markWriter{dst}, hash), tr)
-	var we *writeError
+	n, err := io.Copy(io.MultiWriter(spool.MarkWrites(dst), hash), tr)
+	var we *spool.WriteError
 	switch {
 	case errors.As(err, &we):
-		return 0, fmt.Errorf("writing the TOC spool: %w", we.err)
+		return 0, fmt.Errorf("writing the TOC spool: %w", we.Err)
 	case lim.N == 0:
 		return 0, tooBig()
 	case err != nil:
@@ -145,21 +146,4 @@ func inflateTOC(r io.Reader, maxTOC uint64, want digest.Digest, dst io.Writer) (
 		return 0, fmt.Errorf("decompressing the member after %s: %w", stargz.TOCTarName, err)
 	}
 	return n, nil
-}
-
-// writeError marks errors of the destination so they are not reported as
-// decompression errors.
-type writeError struct{ err error }
-
-func (e *writeError) Error() string { return e.err.Error() }
-func (e *writeError) Unwrap() error { return e.err }
-
-type markWriter struct{ w io.Writer }
-
-func (m markWriter) Write(p []byte) (int, error) {
-	n, err := m.w.Write(p)
-	if err != nil {
-		err = &writeError{err}
-	}
-	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 )
@@ -51,7 +52,7 @@ func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen u
 		return fmt.Errorf("zstd:chunked %s: creating decoder: %w", what, err)
 	}
 	defer dec.Close()
-	n, decErr := io.Copy(markWriter{dst}, io.LimitReader(dec, int64(outLen)+1))
+	n, decErr := io.Copy(spool.MarkWrites(dst), io.LimitReader(dec, int64(outLen)+1))
 	// Finish hashing whatever the decoder left unread.
 	if _, err := io.Copy(io.Discard, tee); err != nil && cr.err == nil {
 		cr.err = err
@@ -65,9 +66,9 @@ func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen u
 	if got := h.Digest(); got != want {
 		return &DigestError{What: what, Expected: want.String(), Computed: got.String()}
 	}
-	var we *writeError
+	var we *spool.WriteError
 	if errors.As(decErr, &we) {
-		return fmt.Errorf("zstd:chunked %s: writing spool: %w", what, we.err)
+		return fmt.Errorf("zstd:chunked %s: writing spool: %w", what, we.Err)
 	}
 	if decErr != nil {
 		return fmt.Errorf("zstd:chunked %s: decompressing: %w", what, decErr)
@@ -79,23 +80,6 @@ func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen u
 		return fmt.Errorf("zstd:chunked %s: decompresses to %d bytes, announced %d", what, n, outLen)
 	}
 	return nil
-}
-
-// writeError marks errors of the destination so they are not reported as
-// decompression errors.
-type writeError struct{ err error }
-
-func (e *writeError) Error() string { return e.err.Error() }
-func (e *writeError) Unwrap() error { return e.err }
-
-type markWriter struct{ w io.Writer }
-
-func (m markWriter) Write(p []byte) (int, error) {
-	n, err := m.w.Write(p)
-	if err != nil {
-		err = &writeError{err}
-	}
-	return n, err
 }
 
 // copyVerified is inflateVerified for the uncompressed variant written for
@@ -110,13 +94,13 @@ func copyVerified(src io.Reader, compLen uint64, want digest.Digest, outLen uint
 	}
 	h := want.Algorithm().Digester()
 	cr := &countingReader{r: io.LimitReader(src, int64(compLen))}
-	_, err := io.Copy(markWriter{dst}, io.TeeReader(cr, h.Hash()))
+	_, err := io.Copy(spool.MarkWrites(dst), io.TeeReader(cr, h.Hash()))
 	if cr.err != nil {
 		return fmt.Errorf("zstd:chunked %s: reading from source: %w", what, cr.err)
 	}
-	var we *writeError
+	var we *spool.WriteError
 	if errors.As(err, &we) {
-		return fmt.Errorf("zstd:chunked %s: writing spool: %w", what, we.err)
+		return fmt.Errorf("zstd:chunked %s: writing spool: %w", what, we.Err)
 	}
 	if cr.n != compLen {
 		return fmt.Errorf("zstd:chunked %s: source stream ended after %d of %d bytes: %w", what, cr.n, compLen, io.ErrUnexpectedEOF)
