@@ -7,7 +7,6 @@ import (
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 	stargz "github.com/containerd/stargz-snapshotter/estargz"
-	"github.com/opencontainers/go-digest"
 )
 
 // Counts summarises the TOC entries.
@@ -24,9 +23,8 @@ type Counts struct {
 
 // entryValidator checks entries one by one, in TOC order, and counts them.
 type entryValidator struct {
-	dataEnd    int64 // TOC offset: payloads lie in [0, dataEnd)
-	counts     Counts
-	lastOffset int64
+	offsets *toc.OffsetChecker // payloads lie in [0, TOC offset)
+	counts  Counts
 
 	// The "reg" entry the following "chunk" entries belong to.
 	inGroup    bool
@@ -38,7 +36,7 @@ type entryValidator struct {
 }
 
 func newEntryValidator(dataEnd int64) *entryValidator {
-	return &entryValidator{dataEnd: dataEnd}
+	return &entryValidator{offsets: toc.NewOffsetChecker(dataEnd)}
 }
 
 func (v *entryValidator) check(i int, e *toc.Entry) error {
@@ -61,13 +59,8 @@ func (v *entryValidator) checkEntry(e *toc.Entry) error {
 	if e.Name == "" {
 		return errors.New("empty name")
 	}
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{{"size", e.Size}, {"offset", e.Offset}, {"endOffset", e.EndOffset}, {"chunkSize", e.ChunkSize}, {"chunkOffset", e.ChunkOffset}} {
-		if f.v < 0 {
-			return fmt.Errorf("negative %s %d", f.name, f.v)
-		}
+	if err := e.CheckNonNegative(); err != nil {
+		return err
 	}
 	if e.InnerOffset != 0 {
 		return fmt.Errorf("%w (innerOffset %d)", ErrInnerOffset, e.InnerOffset)
@@ -104,17 +97,12 @@ func (v *entryValidator) checkEntry(e *toc.Entry) error {
 	default:
 		return fmt.Errorf("unknown entry type %q", e.Type)
 	}
-	if err := v.checkOffsets(e); err != nil {
+	// Strictly ascending offsets also hold because every eStargz payload
+	// starts a new gzip member.
+	if err := v.offsets.Check(e); err != nil {
 		return err
 	}
-	for _, d := range []digest.Digest{e.Digest, e.ChunkDigest} {
-		if d != "" {
-			if err := d.Validate(); err != nil {
-				return fmt.Errorf("invalid digest %q: %w", d, err)
-			}
-		}
-	}
-	return nil
+	return e.CheckDigests()
 }
 
 // closeGroup checks that the chunks of the group just ended describe the
@@ -173,25 +161,6 @@ func (v *entryValidator) addChunk(e *toc.Entry) error {
 	}
 	v.covered += e.ChunkSize
 	v.lastChunk = e.ChunkSize == 0
-	return nil
-}
-
-func (v *entryValidator) checkOffsets(e *toc.Entry) error {
-	if e.Offset != 0 {
-		if e.Offset >= v.dataEnd {
-			return fmt.Errorf("offset %d outside the data section [0, %d)", e.Offset, v.dataEnd)
-		}
-		// Ranges are derived from the next entry's offset, so they must
-		// ascend (FORMATS §1.8); every eStargz payload starts a new gzip
-		// member, so strictly.
-		if e.Offset <= v.lastOffset {
-			return fmt.Errorf("offset %d does not ascend (previous %d)", e.Offset, v.lastOffset)
-		}
-		v.lastOffset = e.Offset
-	}
-	if e.EndOffset != 0 && (e.EndOffset > v.dataEnd || e.EndOffset < e.Offset) {
-		return fmt.Errorf("endOffset %d outside [offset %d, %d]", e.EndOffset, e.Offset, v.dataEnd)
-	}
 	return nil
 }
 

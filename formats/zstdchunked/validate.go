@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
-	"github.com/opencontainers/go-digest"
 )
 
 // EntryError reports a TOC entry that is unusable.
@@ -38,16 +37,15 @@ func keyOf(name string) nameKey {
 
 // entryValidator checks entries one by one, in TOC order, and counts them.
 type entryValidator struct {
-	dataEnd    int64 // TOC data offset: payloads lie in [0, dataEnd)
-	counts     Counts
-	names      map[nameKey]struct{}
-	groupName  string // name of the "reg" a following "chunk" belongs to
-	inGroup    bool
-	lastOffset int64
+	offsets   *toc.OffsetChecker // payloads lie in [0, TOC data offset)
+	counts    Counts
+	names     map[nameKey]struct{}
+	groupName string // name of the "reg" a following "chunk" belongs to
+	inGroup   bool
 }
 
 func newEntryValidator(dataEnd int64) *entryValidator {
-	return &entryValidator{dataEnd: dataEnd, names: map[nameKey]struct{}{}}
+	return &entryValidator{offsets: toc.NewOffsetChecker(dataEnd), names: map[nameKey]struct{}{}}
 }
 
 func (v *entryValidator) check(i int, e *toc.Entry) error {
@@ -96,39 +94,16 @@ func (v *entryValidator) checkEntry(e *toc.Entry) error {
 	default:
 		return fmt.Errorf("unknown entry type %q", e.Type)
 	}
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{{"size", e.Size}, {"offset", e.Offset}, {"endOffset", e.EndOffset}, {"chunkSize", e.ChunkSize}, {"chunkOffset", e.ChunkOffset}} {
-		if f.v < 0 {
-			return fmt.Errorf("negative %s %d", f.name, f.v)
-		}
+	if err := e.CheckNonNegative(); err != nil {
+		return err
 	}
 	if e.ChunkType != toc.ChunkTypeData && e.ChunkType != toc.ChunkTypeZeros {
 		return fmt.Errorf("unknown chunkType %q", e.ChunkType)
 	}
-	if e.Offset != 0 {
-		if e.Offset >= v.dataEnd {
-			return fmt.Errorf("offset %d outside the data section [0, %d)", e.Offset, v.dataEnd)
-		}
-		// Ranges are derived from the next entry's offset, so they must
-		// ascend (FORMATS §1.8).
-		if e.Offset <= v.lastOffset {
-			return fmt.Errorf("offset %d does not ascend (previous %d)", e.Offset, v.lastOffset)
-		}
-		v.lastOffset = e.Offset
+	if err := v.offsets.Check(e); err != nil {
+		return err
 	}
-	if e.EndOffset != 0 && (e.EndOffset > v.dataEnd || e.EndOffset < e.Offset) {
-		return fmt.Errorf("endOffset %d outside [offset %d, %d]", e.EndOffset, e.Offset, v.dataEnd)
-	}
-	for _, d := range []digest.Digest{e.Digest, e.ChunkDigest} {
-		if d != "" {
-			if err := d.Validate(); err != nil {
-				return fmt.Errorf("invalid digest %q: %w", d, err)
-			}
-		}
-	}
-	return nil
+	return e.CheckDigests()
 }
 
 // scanTOC decodes the whole TOC once, validating and counting entries.
