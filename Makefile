@@ -50,13 +50,24 @@ generate:
 # process per pull (results go to docs/BENCHMARKS.md), then the Go micro-benchmarks with a modest
 # -benchtime. In that order: the micro-benchmarks create and delete many files, and on ext4 without
 # a journal that slows file creation for minutes afterwards (see docs/BENCHMARKS.md).
-# bench-quick: the side-by-side harness on a small synthetic layer, as a smoke test.
+# bench also pulls an update of the Go tree on top of the tree (plain and with use_hard_links) and
+# the tree as a gzip blob with convert_images.
+# bench-quick: the side-by-side harness on a small synthetic layer (cold and update), as a smoke test.
 BENCHTIME ?= 300ms
+# The side-by-side runs keep their stores (--keep-trash) until the last one, which deletes them all:
+# nothing is timed within ext4's recently-deleted window. BENCHREV picks the code measured
+# (BENCHREV= measures the working tree).
+BENCHREV  ?= HEAD
+SIDEBYSIDE = $(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside $(if $(BENCHREV),--rev $(BENCHREV))
 bench:
-	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside
+	$(SIDEBYSIDE) --layer goroot --update 1 --keep-trash
+	$(SIDEBYSIDE) --layer goroot --update 1 --pull-option use_hard_links=true --keep-trash
+	$(SIDEBYSIDE) --layer goroot --format gzip --pull-option convert_images=true --keep-trash
+	$(SIDEBYSIDE) --layer goroot
 	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 bench-quick:
+	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside --layer quick --update 1 --rounds 1 --pause 500ms --settle 0s --doc '' --keep-trash
 	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside --layer quick --rounds 1 --pause 500ms --settle 0s --doc ''
 
 # demo: the main job on the embedded demo layer (testdata/demo).
