@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
@@ -29,6 +31,7 @@ type locator interface {
 type reuse struct {
 	// whole[i]: fetch file i exists verbatim in the store (verified).
 	whole map[int]*wholeFile
+	mu    sync.Mutex          // guards the maps and counters while planning
 	open  map[string]*os.File // sources by dir + path, closed at the end
 	roots map[string]*apply.Root
 	ReuseSummary
@@ -78,25 +81,53 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
 		}
 		return r
 	}
-	for i := range pl.fetch {
-		f := &pl.fetch[i]
-		if w := r.findWhole(loc, f, &pl.items[pl.fetchItem[i]].Entry, dest, hardLinks); w != nil {
-			r.whole[i] = w
+	// Verifying candidates means reading and hashing them: spread the
+	// files over a few workers (I/O and hashing overlap on 2 cores).
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range reuseWorkers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(pl.fetch) {
+					return
+				}
+				r.planFile(pl, i, loc, dest, hardLinks)
+			}
+		})
+	}
+	wg.Wait()
+	return r
+}
+
+// reuseWorkers bounds the files verified at once: enough to overlap reads
+// with hashing, few enough not to thrash the disk.
+const reuseWorkers = 4
+
+// planFile finds fetch file i whole in the store, or else its chunks.
+func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLinks bool) {
+	f := &pl.fetch[i]
+	if w := r.findWhole(loc, f, &pl.items[pl.fetchItem[i]].Entry, dest, hardLinks); w != nil {
+		r.mu.Lock()
+		r.whole[i] = w
+		r.mu.Unlock()
+		return
+	}
+	local := 0
+	for j := range f.Chunks {
+		c := &f.Chunks[j]
+		if c.Zeros || c.Digest == "" {
 			continue
 		}
-		for j := range f.Chunks {
-			c := &f.Chunks[j]
-			if c.Zeros || c.Digest == "" {
-				continue
-			}
-			if src, off := r.findRange(loc, c.Digest, c.Size); src != nil {
-				c.Local, c.LocalOffset = src, off
-				r.ChunksLocal++
-			}
+		if src, off := r.findRange(loc, c.Digest, c.Size); src != nil {
+			c.Local, c.LocalOffset = src, off
+			local++
 		}
-		r.LowerBound += networkBytes(*f)
 	}
-	return r
+	r.mu.Lock()
+	r.ChunksLocal += local
+	r.LowerBound += networkBytes(*f)
+	r.mu.Unlock()
 }
 
 // networkBytes is what f still needs from the blob.
@@ -169,15 +200,20 @@ func (r *reuse) openVerifiedRange(l location, d digest.Digest) *os.File {
 	h := d.Algorithm().Hash()
 	n, err := io.Copy(h, io.NewSectionReader(src, l.offset, l.length))
 	if err != nil || n != l.length || digest.NewDigest(d.Algorithm(), h) != d {
+		r.mu.Lock()
 		r.Rejected++
+		r.mu.Unlock()
 		return nil
 	}
 	return src
 }
 
-// source opens (once) the file l points at, nil if it is gone.
+// source opens (once) the file l points at, nil if it is gone. Files are
+// read with ReadAt only, so one open file serves every worker.
 func (r *reuse) source(l location) *os.File {
 	key := l.dir + "\x00" + l.path
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if f, ok := r.open[key]; ok {
 		return f
 	}
