@@ -183,8 +183,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 		if meta.tarSplit() == nil || local != nil || c.PullOptions().InsecureAllowUnpredictableImageContents {
 			return
 		}
-		m.progress = newProgress(len(m.files))
-		m.track(m.progress)
+		m.progress = m.newProgress()
 		job = startDiffID(meta.tarSplit(), root, m.progress)
 	}
 	var stats fetch.Stats

@@ -218,21 +218,15 @@ func (m *materializer) Close(i int, f *os.File, ferr error) error {
 	return err
 }
 
-// track tells progress which fetch index produces which tar entry.
-func (m *materializer) track(p *progress) {
-	if !m.flat {
-		for i := range m.created {
-			p.track(m.created[i].Name, i, m.created[i].Name)
-		}
-		return
+// newProgress prepares completion tracking for the files about to be
+// fetched.
+func (m *materializer) newProgress() *progress {
+	if m.flat {
+		return newProgress(make([]string, len(m.created)), m.flatNames)
 	}
-	byPath := map[string]int{}
-	for i := range m.created {
-		byPath[m.created[i].Name] = i
+	names := make([]string, len(m.created))
+	for i, e := range m.created {
+		names[i] = e.Name
 	}
-	for name, flat := range m.flatNames {
-		if i, ok := byPath[flat]; ok {
-			p.track(name, i, flat)
-		}
-	}
+	return newProgress(names, nil)
 }

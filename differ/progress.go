@@ -11,73 +11,82 @@ import (
 // computed while the layer is still being fetched: the reassembly reads
 // files in tar order, fetching produces them in (nearly) the same order, and
 // the two run on different cores.
+//
+// In the Dir format no lookup table is needed: the tar-split lists files in
+// the TOC's order (the TOC ↔ tar-split check enforces it), so the files to
+// fetch come up in the reassembly exactly in fetch order, each under its TOC
+// name; any other name is a file that is not fetched (reused, or empty) and
+// already complete.
 type progress struct {
-	// index maps a cleaned entry name to the fetch index producing it and
-	// the path to read it from (the flat path in the Flat format).
-	index map[string]tracked
-	done  []chan struct{}
+	mu        sync.Mutex
+	cond      *sync.Cond
+	done      []bool
+	completed int
+	failed    error
 
-	mu     sync.Mutex
-	failed error
+	// Dir format: names[i] is the name fetch file i has in the tar.
+	names  []string
+	cursor int
+	// Flat format: resolve maps a tar name to the flat path holding it;
+	// contents are shared between names, so waits wait for every file.
+	resolve map[string]string
 }
 
-type tracked struct {
-	fetch int
-	path  string
-}
-
-func newProgress(files int) *progress {
-	p := &progress{index: map[string]tracked{}, done: make([]chan struct{}, files)}
-	for i := range p.done {
-		p.done[i] = make(chan struct{})
-	}
+func newProgress(names []string, resolve map[string]string) *progress {
+	p := &progress{done: make([]bool, len(names)), names: names, resolve: resolve}
+	p.cond = sync.NewCond(&p.mu)
 	return p
 }
 
-// track records that entry name is produced by fetch index i at path.
-// Names are kept as given (no copy): the tar-split names entries exactly as
-// the TOC does, and wait falls back to the cleaned form.
-func (p *progress) track(name string, i int, at string) {
-	p.index[name] = tracked{fetch: i, path: at}
-}
-
 // complete marks fetch index i as written and verified.
-func (p *progress) complete(i int) { close(p.done[i]) }
+func (p *progress) complete(i int) {
+	p.mu.Lock()
+	p.done[i] = true
+	p.completed++
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
 
 // fail releases every waiter with err (the first error wins).
 func (p *progress) fail(err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.failed != nil {
-		return
+	if p.failed == nil {
+		p.failed = err
 	}
-	p.failed = err
-	for _, ch := range p.done {
-		select {
-		case <-ch:
-		default:
-			close(ch)
-		}
-	}
+	p.mu.Unlock()
+	p.cond.Broadcast()
 }
 
 // wait blocks until the file the tar names as name is complete and returns
-// the path to read it from. Names that are not fetched (already on disk)
-// return at once.
+// the path to read it from.
 func (p *progress) wait(name string) (string, error) {
-	t, ok := p.index[name]
-	if !ok {
-		if t, ok = p.index[cleanKey(name)]; !ok {
-			return name, nil
-		}
-	}
-	<-p.done[t.fetch]
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.failed != nil {
+	if p.resolve != nil {
+		for p.completed < len(p.done) && p.failed == nil {
+			p.cond.Wait()
+		}
+		if p.failed != nil {
+			return "", fmt.Errorf("waiting for %q: %w", name, p.failed)
+		}
+		at, ok := p.resolve[cleanKey(name)]
+		if !ok {
+			return "", fmt.Errorf("tar-split names %q, which the TOC does not have", name)
+		}
+		return at, nil
+	}
+	if p.cursor >= len(p.names) || p.names[p.cursor] != name {
+		return name, nil // not fetched: already on disk
+	}
+	i := p.cursor
+	p.cursor++
+	for !p.done[i] && p.failed == nil {
+		p.cond.Wait()
+	}
+	if !p.done[i] {
 		return "", fmt.Errorf("waiting for %q: %w", name, p.failed)
 	}
-	return t.path, nil
+	return name, nil
 }
 
 func cleanKey(name string) string { return path.Clean("/" + strings.TrimPrefix(name, "./")) }
