@@ -107,6 +107,13 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 	return res, nil
 }
 
+// Readahead: 4 × 1 MiB keeps the decompressor a few milliseconds ahead,
+// enough to run it on the other core, without holding much memory.
+const (
+	readaheadSize    = 1 << 20
+	readaheadBuffers = 4
+)
+
 // convertStream converts blob into dst, verifying the blob's digest.
 func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst *os.File) (*Local, error) {
 	if !want.Algorithm().Available() {
@@ -120,7 +127,10 @@ func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst 
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer tarStream.Close()
-	out, err := zstdchunked.Compress(dst, tarStream, zstdchunked.WithoutCompression())
+	ra := newReadahead(tarStream, readaheadSize, readaheadBuffers)
+	out, err := zstdchunked.Compress(dst, ra, zstdchunked.WithoutCompression())
+	// Stop decompressing ahead before this goroutine reads tee itself.
+	_ = ra.Close()
 	if err != nil {
 		// A digest mismatch explains a corrupt stream better than the
 		// decoder's complaint; check it first when the blob was read whole.

@@ -1,0 +1,47 @@
+package convert
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand"
+	"runtime"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadaheadPassesEverythingThrough(t *testing.T) {
+	data := make([]byte, 5<<20+123)
+	rand.New(rand.NewSource(1)).Read(data)
+	ra := newReadahead(iotest.HalfReader(bytes.NewReader(data)), 64<<10, 3)
+	got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(ra, 1000)))
+	require.NoError(t, err)
+	rest, err := io.ReadAll(ra)
+	require.NoError(t, err)
+	assert.Equal(t, data, append(got, rest...))
+	require.NoError(t, ra.Close())
+}
+
+func TestReadaheadReportsErrorsAndStops(t *testing.T) {
+	boom := errors.New("boom")
+	ra := newReadahead(io.MultiReader(bytes.NewReader(make([]byte, 100)), iotest.ErrReader(boom)), 64, 2)
+	_, err := io.ReadAll(ra)
+	require.ErrorIs(t, err, boom)
+	require.NoError(t, ra.Close())
+
+	// Closing early stops the goroutine even with data left.
+	before := runtime.NumGoroutine()
+	ra = newReadahead(bytes.NewReader(make([]byte, 10<<20)), 4096, 2)
+	_, err = ra.Read(make([]byte, 10))
+	require.NoError(t, err)
+	require.NoError(t, ra.Close())
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
+}
