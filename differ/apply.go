@@ -98,6 +98,9 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	defer d.closeIndex() // the sources reuse opened stay open until ru.close
 	ru := planReuse(pl, loc, root, c.PullOptions().UseHardLinks)
 	defer ru.close()
+	if p.meta.conversion() != nil {
+		ru.LowerBound = 0 // the whole blob was downloaded to convert it: no lower bound applies
+	}
 	r := ready{meta: p.meta, plan: pl, reuse: ru}
 	sizes := pl.sizes()
 	ru.sizes(sizes)
