@@ -177,6 +177,11 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	m := &materializer{root: root, plan: r.plan, reuse: r.reuse, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
 	limits := c.Limits()
 	fopts := fetch.Options{Codec: r.meta.codec(), MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
+	if r.meta.blobSource() != nil {
+		// A local source (a converted layer): extra calls cost nothing, so
+		// give every worker a share.
+		fopts.MinCalls = fetch.DefaultConcurrency
+	}
 	meta := r.meta
 
 	// The DiffID is recomputed alongside the fetch, on the other core.

@@ -87,6 +87,11 @@ type Options struct {
 	// level-10 frames; gzip 32 KiB), plus one open stream and at most one
 	// open file each.
 	Concurrency int
+	// MinCalls splits the work into at least this many calls (cut at file
+	// boundaries) when there is enough of it, so Concurrency workers have
+	// something to do. For local sources, where a call costs nothing; a
+	// registry pays a round trip per call. 0 or 1: no splitting.
+	MinCalls int
 }
 
 func (o Options) withDefaults() Options {

@@ -80,3 +80,26 @@ func TestFetchLocalChunkChanged(t *testing.T) {
 	}
 	sink.checkAllClosed(t)
 }
+
+// MinCalls spreads a local fetch over several calls, cut at file
+// boundaries, so both workers run; the contents are the same.
+func TestFetchMinCalls(t *testing.T) {
+	leakCheck(t)
+	blob, files, want := rawLayout(7, 1500)
+	for _, minCalls := range []int{0, 2, 3} {
+		src := testutil.NewSource(blob)
+		sink := newDirSink(t)
+		st, err := fetch.Fetch(context.Background(), src, files, sink, fetch.Options{Codec: fetch.Raw, MinCalls: minCalls})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink.checkContents(t, files, want)
+		wantCalls := max(minCalls, 1)
+		if len(blob) < wantCalls*(4<<20) {
+			t.Fatalf("layout too small (%d bytes) to split", len(blob))
+		}
+		if st.Requests != wantCalls {
+			t.Errorf("MinCalls %d: %d requests", minCalls, st.Requests)
+		}
+	}
+}

@@ -63,6 +63,43 @@ type plan struct {
 	net      []netChunk
 	atoms    []span
 	requests []request
+	minCalls int
+}
+
+// minCallBytes: below this a split costs more in coordination than a
+// second worker saves.
+const minCallBytes = 4 << 20
+
+// cutAtoms cuts atoms at file boundaries into about n pieces of equal
+// bytes, so that split can spread them over n calls.
+func (p *plan) cutAtoms(n int) []span {
+	var total int64
+	for _, a := range p.atoms {
+		total += a.end - a.start
+	}
+	if total < int64(n)*minCallBytes {
+		return p.atoms
+	}
+	target := total / int64(n)
+	var out []span
+	for _, a := range p.atoms {
+		cur := a
+		for k := a.c0 + 1; k < a.c1; k++ {
+			nc := &p.net[k]
+			if p.steps[nc.step].chunk > 0 || nc.off-cur.start < target {
+				continue // never split a file, nor make a small piece
+			}
+			piece := cur
+			piece.end, piece.c1 = nc.off, k
+			out = append(out, piece)
+			cur.start, cur.c0 = nc.off, k
+		}
+		out = append(out, cur)
+	}
+	for i := range out {
+		out[i].a0, out[i].a1 = int32(i), int32(i+1)
+	}
+	return out
 }
 
 // newPlan validates files and plans the calls.
@@ -94,6 +131,10 @@ func newPlan(files []File, o Options) (*plan, error) {
 		}
 	}
 	p.atoms = atomize(p.net, o.AutoMergeGap)
+	if o.MinCalls > 1 {
+		p.atoms = p.cutAtoms(o.MinCalls)
+	}
+	p.minCalls = o.MinCalls
 	p.requests = p.split(0, len(p.atoms), 0, len(p.steps), o.MaxRangesPerRequest, o.RequestCost)
 	return p, nil
 }
@@ -171,7 +212,7 @@ func (p *plan) split(a0, a1, s0, s1, maxRanges int, requestCost int64) []request
 	}
 	spans := mergeGaps(p.atoms[a0:a1], maxRanges, requestCost)
 	n := len(spans)
-	calls := (n + maxRanges - 1) / maxRanges
+	calls := max((n+maxRanges-1)/maxRanges, min(n, p.minCalls))
 	reqs := make([]request, calls)
 	lo := 0
 	for r := range reqs {
