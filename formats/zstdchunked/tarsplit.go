@@ -23,6 +23,9 @@ type tarSplitHeaders struct {
 	size    int64 // uncompressed tar size so far
 	pending *tar.Header
 	entries int
+	// ended: the end-of-archive blocks were seen; later segments are
+	// trailing bytes of the stream, never headers.
+	ended bool
 }
 
 func newTarSplitHeaders(r io.Reader) *tarSplitHeaders {
@@ -59,6 +62,9 @@ func (t *tarSplitHeaders) next() (*tar.Header, error) {
 			if t.pending != nil {
 				return nil, fmt.Errorf("tar-split: header %q has no file entry", t.pending.Name)
 			}
+			if t.ended {
+				continue
+			}
 			p := e.Payload
 			if int64(len(p)) < t.padding {
 				return nil, fmt.Errorf("tar-split entry %d: %d bytes, shorter than the previous file's padding %d", t.entries-1, len(p), t.padding)
@@ -68,7 +74,8 @@ func (t *tarSplitHeaders) next() (*tar.Header, error) {
 			tr := tar.NewReader(bytes.NewReader(p))
 			hdr, err := tr.Next()
 			if err == io.EOF {
-				continue // end-of-archive blocks or trailing bytes
+				t.ended = true // end-of-archive blocks
+				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("tar-split entry %d: decoding tar header: %w", t.entries-1, err)
@@ -82,7 +89,7 @@ func (t *tarSplitHeaders) next() (*tar.Header, error) {
 			if err := t.add(e.Size); err != nil {
 				return nil, err
 			}
-			if t.pending == nil {
+			if t.pending == nil || t.ended {
 				return nil, fmt.Errorf("tar-split entry %d: file entry %q without a header", t.entries-1, e.GetName())
 			}
 			if e.Size != t.pending.Size {
