@@ -19,7 +19,6 @@ import (
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
-	"github.com/klauspost/compress/zstd"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -48,17 +47,9 @@ func decodeEntries(t testing.TB, r io.Reader) []*toc.Entry {
 // zstdFiles derives the files of a zstd:chunked layer from its TOC.
 func zstdFiles(t testing.TB, l testutil.Layer) []fetch.File {
 	t.Helper()
-	var off, clen, ulen, typ int64
-	if _, err := fmt.Sscanf(l.Annotations["io.github.containers.zstd-chunked.manifest-position"], "%d:%d:%d:%d", &off, &clen, &ulen, &typ); err != nil {
-		t.Fatal(err)
-	}
-	d, err := zstd.NewReader(bytes.NewReader(l.Blob[off : off+clen]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	raw, off := testutil.TOC(t, l)
 	// The TOC data offset (past the skippable header) bounds the last file.
-	return groupFiles(t, decodeEntries(t, d), off, nil)
+	return groupFiles(t, decodeEntries(t, bytes.NewReader(raw)), off, nil)
 }
 
 // estargzSkip is the eStargz reader's skip list (FORMATS §3.4).

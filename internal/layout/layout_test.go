@@ -3,7 +3,6 @@ package layout
 import (
 	"archive/tar"
 	"bytes"
-	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -16,20 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// tocOf extracts the uncompressed TOC JSON and the data end of an
-// upstream-written blob.
-func tocOf(t *testing.T, l testutil.Layer) ([]byte, int64) {
-	var off, length, ulen, typ int64
-	_, err := fmt.Sscanf(l.Annotations["io.github.containers.zstd-chunked.manifest-position"], "%d:%d:%d:%d", &off, &length, &ulen, &typ)
-	require.NoError(t, err)
-	dec, err := zstd.NewReader(nil)
-	require.NoError(t, err)
-	defer dec.Close()
-	raw, err := dec.DecodeAll(l.Blob[off:off+length], nil)
-	require.NoError(t, err)
-	return raw, off
-}
 
 func contents(t *testing.T, tarBytes []byte) map[string][]byte {
 	out := map[string][]byte{}
@@ -53,7 +38,7 @@ func contents(t *testing.T, tarBytes []byte) map[string][]byte {
 func TestRangesDecodeToFileContents(t *testing.T) {
 	tarBytes := testutil.TarBytes(t, testutil.RichTree(5))
 	l := testutil.ZstdChunked(t, tarBytes)
-	raw, dataEnd := tocOf(t, l)
+	raw, dataEnd := testutil.TOC(t, l)
 	items, err := Build(toc.NewDecoder(bytes.NewReader(raw)), Options{DataEnd: dataEnd})
 	require.NoError(t, err)
 	want := contents(t, tarBytes)

@@ -1,13 +1,8 @@
 package testutil
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 type tocEntry struct {
@@ -20,19 +15,7 @@ type tocEntry struct {
 // independently of the code under test elsewhere.
 func decodeTOCForTest(t *testing.T, l Layer) []tocEntry {
 	t.Helper()
-	var off, clen, ulen, typ int64
-	if _, err := fmt.Sscanf(l.Annotations["io.github.containers.zstd-chunked.manifest-position"], "%d:%d:%d:%d", &off, &clen, &ulen, &typ); err != nil {
-		t.Fatal(err)
-	}
-	d, err := zstd.NewReader(bytes.NewReader(l.Blob[off : off+clen]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	raw, err := io.ReadAll(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, _ := TOC(t, l)
 	var toc struct{ Entries []tocEntry }
 	if err := json.Unmarshal(raw, &toc); err != nil {
 		t.Fatal(err)
