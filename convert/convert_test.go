@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/source"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/klauspost/compress/zstd"
@@ -49,7 +50,7 @@ func TestFetchAndConvertEveryCompression(t *testing.T) {
 			_, err = res.File.ReadAt(head, 0)
 			require.NoError(t, err)
 			assert.Equal(t, tarBytes, head)
-			meta, err := zstdchunked.Load(t.Context(), source.NewReaderAt(res.File, res.Size), res.Size, res.Annotations,
+			meta, err := zstdchunked.Load(t.Context(), seekable.From(source.NewReaderAt(res.File, res.Size)), res.Size, res.Annotations,
 				zstdchunked.Options{TempDir: t.TempDir(), Uncompressed: true})
 			require.NoError(t, err)
 			defer meta.Close()

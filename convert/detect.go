@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -47,7 +48,7 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 		}
 		return zr, Gzip, nil
 	case bytes.HasPrefix(head, zstdMagic):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(formats.MaxZstdWindow))
 		if err != nil {
 			return nil, Zstd, fmt.Errorf("zstd: %w", err)
 		}
@@ -55,8 +56,3 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	}
 	return io.NopCloser(br), Uncompressed, nil
 }
-
-// maxWindow caps the zstd window a hostile blob may ask for: writers use at
-// most 8 MiB (RFC 8878's recommended decoder minimum), 32 MiB leaves room
-// without letting one header allocate hundreds of MiB.
-const maxWindow = 32 << 20

@@ -11,6 +11,7 @@ import (
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
 	"github.com/opencontainers/go-digest"
@@ -171,7 +172,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
 	src := r.meta.blobSource()
 	if src == nil {
-		src = c.Source()
+		src = seekable.Chunked(c.Source())
 	}
 	local := r.meta.conversion()
 	m := &materializer{root: root, plan: r.plan, reuse: r.reuse, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}

@@ -8,6 +8,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/convert"
 	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/source"
 	graphdriver "go.podman.io/storage/drivers"
 )
@@ -27,15 +28,13 @@ func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.
 		dir = dest
 	}
 	ctx := context.Background()
-	local, err := convert.FetchAndConvert(ctx, c.Source(), c.BlobSize(), c.BlobDigest(), dir)
+	local, err := convert.FetchAndConvert(ctx, seekable.Chunked(c.Source()), c.BlobSize(), c.BlobDigest(), dir)
 	if err != nil {
 		return metadataLoaded{}, d.fail(fmt.Errorf("convert_images: %w", err))
 	}
-	limits := c.Limits()
 	src := source.NewReaderAt(local.File, local.Size)
-	meta, err := zstdchunked.Load(ctx, src, local.Size, local.Annotations, zstdchunked.Options{
-		TempDir: dir, Uncompressed: true,
-		MaxTOCSize: uint64(limits.MaxTOCSize), MaxTarSplitSize: uint64(limits.MaxTarSplitSize),
+	meta, err := zstdchunked.Load(ctx, seekable.From(src), local.Size, local.Annotations, zstdchunked.Options{
+		TempDir: dir, Uncompressed: true, Limits: c.Limits(),
 	})
 	if err != nil {
 		_ = local.Close()

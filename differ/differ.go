@@ -12,6 +12,7 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/index"
 	"github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
@@ -111,7 +112,7 @@ func (d *Differ) checkEnabled() error {
 // start builds the context (rows 4-5) and loads the metadata (rows 6-19).
 func (d *Differ) start(ctx context.Context, blobDigest digest.Digest, blobSize int64, annotations map[string]string, iss chunked.ImageSourceSeekable, opts ...dcontext.Option) error {
 	opts = append(opts, dcontext.WithPullOptions(d.pull))
-	c, err := dcontext.New(blobDigest, blobSize, annotations, iss, opts...)
+	c, err := dcontext.New(blobDigest, blobSize, annotations, seekable.From(iss), opts...)
 	if err != nil {
 		return d.fail(fmt.Errorf("invalid layer description: %w", err))
 	}

@@ -7,8 +7,10 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/formats/estargz"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/chunkdiff/chunkdiff/internal/blob"
 )
 
 // load runs the format-specific rows of the decision matrix (BEHAVIOUR §3).
@@ -34,17 +36,15 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context) error
 	if err := ctx.Err(); err != nil {
 		return d.fail(fmt.Errorf("loading zstd:chunked metadata: %w", err))
 	}
-	limits := c.Limits()
 	meta, err := zstdchunked.Load(ctx, c.Source(), c.BlobSize(), ann, zstdchunked.Options{
-		TempDir:         c.TempDir(),
-		MaxTOCSize:      uint64(limits.MaxTOCSize),
-		MaxTarSplitSize: uint64(limits.MaxTarSplitSize),
+		TempDir: c.TempDir(),
+		Limits:  c.Limits(),
 	})
-	var limit *zstdchunked.LimitError
+	var limit *formats.LimitError
 	switch {
 	case errors.As(err, &limit): // row 7
 		return d.decline(states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
-	case errors.Is(err, zstdchunked.ErrRangesRefused): // row 8
+	case errors.Is(err, blob.ErrRangesRefused): // row 8
 		return d.decline(states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
 	case err != nil: // rows 9-11
 		return d.fail(fmt.Errorf("loading zstd:chunked metadata: %w", err))
@@ -78,14 +78,14 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context) error {
 		return d.fail(fmt.Errorf("loading eStargz metadata: %w", err))
 	}
 	meta, err := estargz.Load(ctx, c.Source(), c.BlobSize(), c.TOCDigest(), estargz.Options{
-		TempDir:    c.TempDir(),
-		MaxTOCSize: uint64(c.Limits().MaxTOCSize),
+		TempDir: c.TempDir(),
+		Limits:  c.Limits(),
 	})
-	var limit *estargz.LimitError
+	var limit *formats.LimitError
 	switch {
 	case errors.As(err, &limit): // row 17
 		return d.decline(states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
-	case errors.Is(err, estargz.ErrRangesRefused): // row 15
+	case errors.Is(err, blob.ErrRangesRefused): // row 15
 		return d.decline(states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
 	case err != nil: // rows 14, 16, 18
 		return d.fail(fmt.Errorf("loading eStargz metadata: %w", err))

@@ -7,7 +7,8 @@ import (
 	"os"
 
 	"github.com/opencontainers/go-digest"
-	"go.podman.io/storage/pkg/chunked"
+
+	"github.com/chunkdiff/chunkdiff/internal/blob"
 )
 
 // Context is everything a differ knows before it reads a byte of the layer.
@@ -16,7 +17,7 @@ type Context struct {
 	blobDigest  digest.Digest
 	blobSize    int64
 	annotations map[string]string
-	source      chunked.ImageSourceSeekable
+	source      blob.Source
 	pull        PullOptions
 	limits      Limits
 	tempDir     string
@@ -55,7 +56,7 @@ func WithStorePaths(graphRoot, runRoot string) Option {
 // New validates its input once and returns an immutable Context. The source
 // may be nil only for layers that are converted from a local file later; the
 // differ checks that before any fetch.
-func New(blobDigest digest.Digest, blobSize int64, annotations map[string]string, source chunked.ImageSourceSeekable, opts ...Option) (*Context, error) {
+func New(blobDigest digest.Digest, blobSize int64, annotations map[string]string, source blob.Source, opts ...Option) (*Context, error) {
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
@@ -66,7 +67,7 @@ func New(blobDigest digest.Digest, blobSize int64, annotations map[string]string
 	if blobSize < -1 {
 		return nil, fmt.Errorf("blob size %d is invalid (-1 means unknown)", blobSize)
 	}
-	limits, err := cfg.limits.withDefaults()
+	limits, err := cfg.limits.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (c *Context) BlobSize() int64 { return c.blobSize }
 func (c *Context) Annotations() map[string]string { return maps.Clone(c.annotations) }
 
 // Source is where the blob's bytes come from.
-func (c *Context) Source() chunked.ImageSourceSeekable { return c.source }
+func (c *Context) Source() blob.Source { return c.source }
 
 // PullOptions returns a copy of the pull options.
 func (c *Context) PullOptions() PullOptions { return c.pull.clone() }

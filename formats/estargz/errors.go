@@ -7,12 +7,6 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 )
 
-// ErrRangesRefused is wrapped (together with the source's error) when the
-// source refuses a range request (chunked.ErrBadRequest): partial pulls are
-// impossible with this registry, the caller should fall back or convert
-// (BEHAVIOUR §3 row 15).
-var ErrRangesRefused = errors.New("eStargz: the source refused the range request")
-
 // ErrTooFewStreams and ErrTooManyStreams are source contract violations
 // (BEHAVIOUR §1.2), shared with every GetBlobAt consumer.
 var (
@@ -21,14 +15,14 @@ var (
 )
 
 // Errors about the TOC gzip member (BEHAVIOUR §3 row 18: hard errors, unlike
-// *LimitError).
+// *formats.LimitError).
 var (
 	// ErrNotTOC: the member's first tar entry is missing or is not a
 	// regular file named stargz.index.json.
 	ErrNotTOC = errors.New("the TOC member does not start with a regular file named stargz.index.json")
 	// ErrTOCTooLarge: the TOC tar entry, or what the member inflates to, is
 	// over the limit. Only known once the TOC is being read, so it is not a
-	// *LimitError (which means "decided before requesting anything").
+	// *formats.LimitError (which means "decided before requesting anything").
 	ErrTOCTooLarge = errors.New("the TOC is too large")
 	// ErrTOCMemberTrailing: the member holds something after the TOC entry.
 	ErrTOCMemberTrailing = errors.New("the TOC member holds more than the TOC")
@@ -38,36 +32,6 @@ var (
 // (several payloads in one gzip member). Upstream ignores the key and then
 // derives wrong ranges, so such layers are unsupported (FORMATS §3.4).
 var ErrInnerOffset = errors.New("innerOffset is not supported")
-
-// LimitError reports a size over a configured limit, decided from the footer
-// alone, before the TOC is requested (BEHAVIOUR §3 row 17: the caller may
-// fall back).
-type LimitError struct {
-	What  string // e.g. "TOC gzip member size"
-	Size  uint64
-	Limit uint64
-}
-
-func (e *LimitError) Error() string {
-	return fmt.Sprintf("eStargz %s %d exceeds the limit %d", e.What, e.Size, e.Limit)
-}
-
-// LayoutError reports a blob size or TOC offset that cannot describe a
-// valid eStargz blob.
-type LayoutError struct {
-	What string
-}
-
-func (e *LayoutError) Error() string { return "eStargz invalid layout: " + e.What }
-
-// DigestError reports a TOC digest mismatch.
-type DigestError struct {
-	Expected, Computed string
-}
-
-func (e *DigestError) Error() string {
-	return fmt.Sprintf("eStargz TOC digest mismatch: expected %s, computed %s", e.Expected, e.Computed)
-}
 
 // EntryError reports a TOC entry that is unusable.
 type EntryError struct {

@@ -6,21 +6,18 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/chunkdiff/chunkdiff/internal/blob"
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
-	chunked "go.podman.io/storage/pkg/chunked"
 )
 
 // fetchRange requests one range, hands its stream to fn and then drains
 // both channels whatever happened, so the producer never blocks or leaks
 // (BEHAVIOUR §1.2). what names the range in the errors fetchRange makes;
 // fn's errors are returned as they are.
-func fetchRange(ctx context.Context, src chunked.ImageSourceSeekable, c chunked.ImageSourceChunk, what string, fn func(io.Reader) error) error {
-	ch, errs, err := src.GetBlobAt([]chunked.ImageSourceChunk{c})
+func fetchRange(ctx context.Context, src blob.Source, c blob.Range, what string, fn func(io.Reader) error) error {
+	ch, errs, err := src.GetBlobAt([]blob.Range{c})
 	if err != nil {
-		var bad chunked.ErrBadRequest
-		if errors.As(err, &bad) {
-			return fmt.Errorf("%w (%s): %w", ErrRangesRefused, what, err)
-		}
+		// A refusal stays matchable as blob.ErrRangesRefused.
 		return fmt.Errorf("eStargz: requesting the %s: %w", what, err)
 	}
 	r := blobstream.New(ch, errs, 1)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/chunkdiff/chunkdiff/formats"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"io"
 	"os"
 	"strconv"
@@ -127,9 +129,9 @@ func FuzzLoadTOC(f *testing.F) {
 		}
 		src := sparseBlob(int64(dataLen), member)
 		// 1 MiB keeps the worst case (inflating to the bound) cheap.
-		opts := Options{TempDir: dir, MaxTOCSize: 1 << 20}
+		opts := Options{TempDir: dir, Limits: formats.Limits{MaxTOCSize: 1 << 20}}
 		run := func(d digest.Digest) (*Metadata, error) {
-			m, err := Load(context.Background(), src, src.size, d, opts)
+			m, err := Load(context.Background(), seekable.From(src), src.size, d, opts)
 			if left, _ := os.ReadDir(dir); len(left) != 0 {
 				t.Fatalf("left behind: %v", left)
 			}
@@ -139,13 +141,13 @@ func FuzzLoadTOC(f *testing.F) {
 			return m, err
 		}
 		_, err := run(digest.FromString("not the TOC"))
-		var de *DigestError
+		var de *formats.DigestError
 		if !errors.As(err, &de) {
 			return
 		}
 		m, err := run(digest.Digest(de.Computed))
 		if err != nil {
-			var le *LimitError
+			var le *formats.LimitError
 			if errors.As(err, &le) {
 				t.Fatalf("LimitError after the TOC was read: %v", err)
 			}

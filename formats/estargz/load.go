@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 
-	chunked "go.podman.io/storage/pkg/chunked"
-
+	"github.com/chunkdiff/chunkdiff/formats"
+	"github.com/chunkdiff/chunkdiff/internal/blob"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/opencontainers/go-digest"
 )
@@ -18,11 +18,16 @@ import (
 // Load fetches the footer and then the TOC of an eStargz blob of blobSize
 // bytes, in two GetBlobAt calls, and verifies the TOC JSON against
 // tocDigest. A TOC member over opts' limit is refused from the footer alone,
-// before the TOC is requested (a *LimitError); a refused range request
-// returns an error matching ErrRangesRefused. On error nothing is left open.
-func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, tocDigest digest.Digest, opts Options) (_ *Metadata, retErr error) {
+// before the TOC is requested (a *formats.LimitError); a refused range request
+// returns an error matching blob.ErrRangesRefused. On error nothing is left open.
+func Load(ctx context.Context, src blob.Source, blobSize int64, tocDigest digest.Digest, opts Options) (_ *Metadata, retErr error) {
+	limits, err := opts.Limits.WithDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("eStargz: %w", err)
+	}
+	maxTOC := uint64(limits.MaxTOCSize)
 	if blobSize <= FooterSize {
-		return nil, &LayoutError{What: fmt.Sprintf("blob size %d is not larger than the %d-byte footer", blobSize, FooterSize)}
+		return nil, &formats.LayoutError{Format: formats.EStargz, What: fmt.Sprintf("blob size %d is not larger than the %d-byte footer", blobSize, FooterSize)}
 	}
 	// Checked before any request: Digester would panic on an unknown
 	// algorithm.
@@ -35,7 +40,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 
 	footerAt := blobSize - FooterSize
 	var tocOffset int64
-	if err := fetchRange(ctx, src, chunked.ImageSourceChunk{Offset: uint64(footerAt), Length: FooterSize}, "footer", func(r io.Reader) error {
+	if err := fetchRange(ctx, src, blob.Range{Offset: uint64(footerAt), Length: FooterSize}, "footer", func(r io.Reader) error {
 		var b [FooterSize]byte
 		if n, err := io.ReadFull(r, b[:]); err != nil {
 			return fmt.Errorf("eStargz footer: got %d of %d bytes: %w", n, FooterSize, err)
@@ -49,13 +54,13 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 
 	switch {
 	case tocOffset >= blobSize:
-		return nil, &LayoutError{What: fmt.Sprintf("TOC offset %d is beyond the blob (size %d)", tocOffset, blobSize)}
+		return nil, &formats.LayoutError{Format: formats.EStargz, What: fmt.Sprintf("TOC offset %d is beyond the blob (size %d)", tocOffset, blobSize)}
 	case tocOffset >= footerAt:
-		return nil, &LayoutError{What: fmt.Sprintf("TOC offset %d is inside the footer (at %d)", tocOffset, footerAt)}
+		return nil, &formats.LayoutError{Format: formats.EStargz, What: fmt.Sprintf("TOC offset %d is inside the footer (at %d)", tocOffset, footerAt)}
 	}
 	tocLen := footerAt - tocOffset
-	if maxTOC := opts.maxTOC(); uint64(tocLen) > maxTOC {
-		return nil, &LimitError{What: "TOC gzip member size", Size: uint64(tocLen), Limit: maxTOC}
+	if uint64(tocLen) > maxTOC {
+		return nil, &formats.LimitError{Format: formats.EStargz, What: "TOC gzip member size", Size: uint64(tocLen), Limit: maxTOC}
 	}
 
 	m := &Metadata{
@@ -69,15 +74,14 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 			_ = m.Close() // read-only use so far: nothing to lose
 		}
 	}()
-	var err error
 	if m.tocFile, err = spool.Open(opts.TempDir); err != nil {
 		return nil, fmt.Errorf("eStargz TOC spool: %w", err)
 	}
 
 	var jsonLen int64
-	if err := fetchRange(ctx, src, chunked.ImageSourceChunk{Offset: uint64(tocOffset), Length: uint64(tocLen)}, "TOC", func(r io.Reader) error {
+	if err := fetchRange(ctx, src, blob.Range{Offset: uint64(tocOffset), Length: uint64(tocLen)}, "TOC", func(r io.Reader) error {
 		var err error
-		jsonLen, err = readTOCMember(r, tocLen, opts.maxTOC(), tocDigest, m.tocFile)
+		jsonLen, err = readTOCMember(r, tocLen, maxTOC, tocDigest, m.tocFile)
 		return err
 	}); err != nil {
 		return nil, err

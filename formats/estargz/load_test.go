@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/chunkdiff/chunkdiff/formats"
+	"github.com/chunkdiff/chunkdiff/internal/blob"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"io"
 	"os"
 	"strings"
@@ -30,7 +33,7 @@ func loadFrom(t testing.TB, src requester, size int64, d digest.Digest, opts Opt
 		opts.TempDir = t.TempDir()
 	}
 	before := openFDs(t)
-	m, err := Load(context.Background(), src, size, d, opts)
+	m, err := Load(context.Background(), seekable.From(src), size, d, opts)
 	after := openFDs(t)
 	if err == nil {
 		t.Cleanup(func() { m.Close() })
@@ -224,7 +227,7 @@ func TestLoadBadFooter(t *testing.T) {
 	t.Run("blob shorter than the footer", func(t *testing.T) {
 		for _, n := range []int{0, 10, FooterSize} {
 			err := expectErr(t, l.Blob[len(l.Blob)-n:], l.TOCDigest, Options{}, 0, "not larger than the 51-byte footer")
-			var le *LayoutError
+			var le *formats.LayoutError
 			if !errors.As(err, &le) {
 				t.Errorf("want LayoutError, got %T", err)
 			}
@@ -251,7 +254,7 @@ func TestLoadBadFooter(t *testing.T) {
 	layoutCase := func(name string, off int64, want string) {
 		t.Run(name, func(t *testing.T) {
 			err := expectErr(t, l.withFooter(footerBytes(off)), l.TOCDigest, Options{}, 1, want)
-			var le *LayoutError
+			var le *formats.LayoutError
 			if !errors.As(err, &le) {
 				t.Errorf("want LayoutError, got %T", err)
 			}
@@ -264,7 +267,7 @@ func TestLoadBadFooter(t *testing.T) {
 	t.Run("TOC offset too early", func(t *testing.T) {
 		// The range then starts with payload, not with the TOC member.
 		err := expectErr(t, l.withFooter(footerBytes(l.TOCOffset-1)), l.TOCDigest, Options{}, 2, "eStargz TOC", "gzip")
-		var le *LayoutError
+		var le *formats.LayoutError
 		if errors.As(err, &le) {
 			t.Errorf("unexpected LayoutError %v", err)
 		}
@@ -275,8 +278,8 @@ func TestLoadLimits(t *testing.T) {
 	l := rich(t)
 	tocLen := uint64(len(l.Blob)) - FooterSize - uint64(l.TOCOffset)
 	t.Run("TOC range over the option", func(t *testing.T) {
-		_, src, err := load(t, l.Blob, l.TOCDigest, Options{MaxTOCSize: tocLen - 1})
-		var le *LimitError
+		_, src, err := load(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(tocLen - 1)}})
+		var le *formats.LimitError
 		if !errors.As(err, &le) || le.Size != tocLen || le.Limit != tocLen-1 || !strings.Contains(err.Error(), "TOC gzip member size") {
 			t.Fatalf("want LimitError, got %v", err)
 		}
@@ -286,7 +289,7 @@ func TestLoadLimits(t *testing.T) {
 		}
 	})
 	t.Run("TOC range exactly the option", func(t *testing.T) {
-		if _, _, err := load(t, l.Blob, l.TOCDigest, Options{MaxTOCSize: max(tocLen, uint64(len(l.TOCJSON)))}); err != nil {
+		if _, _, err := load(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(max(tocLen, uint64(len(l.TOCJSON))))}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -296,12 +299,12 @@ func TestLoadLimits(t *testing.T) {
 		d := digestOf([]byte(`{"version":1,"entries":[]}`))
 		n := uint64(len(member))
 		src := sparseBlob(100, member)
-		if _, err := loadFrom(t, src, src.size, d, Options{MaxTOCSize: n}); err != nil {
+		if _, err := loadFrom(t, src, src.size, d, Options{Limits: formats.Limits{MaxTOCSize: int64(n)}}); err != nil {
 			t.Fatalf("range of exactly the limit: %v", err)
 		}
 		src = sparseBlob(100, member)
-		_, err := loadFrom(t, src, src.size, d, Options{MaxTOCSize: n - 1})
-		var le *LimitError
+		_, err := loadFrom(t, src, src.size, d, Options{Limits: formats.Limits{MaxTOCSize: int64(n - 1)}})
+		var le *formats.LimitError
 		if !errors.As(err, &le) || le.Size != n {
 			t.Fatalf("want LimitError, got %v", err)
 		}
@@ -313,8 +316,8 @@ func TestLoadLimits(t *testing.T) {
 		// A 200 MiB blob whose footer puts the TOC at 0.
 		src := &sparseSource{size: 200 << 20, tail: footerBytes(0)}
 		_, err := loadFrom(t, src, src.size, l.TOCDigest, Options{})
-		var le *LimitError
-		if !errors.As(err, &le) || le.Limit != DefaultMaxTOCSize || le.Size != 200<<20-FooterSize {
+		var le *formats.LimitError
+		if !errors.As(err, &le) || le.Limit != formats.DefaultMaxTOCSize || le.Size != 200<<20-FooterSize {
 			t.Fatalf("want LimitError at the default, got %v", err)
 		}
 		if n := len(src.Requests()); n != 1 {
@@ -323,8 +326,8 @@ func TestLoadLimits(t *testing.T) {
 	})
 	t.Run("TOC tar entry larger than the limit", func(t *testing.T) {
 		limit := uint64(len(l.TOCJSON)) - 1
-		err := expectErr(t, l.Blob, l.TOCDigest, Options{MaxTOCSize: limit}, 2, "stargz.index.json tar entry", "over the limit")
-		var le *LimitError
+		err := expectErr(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(limit)}}, 2, "stargz.index.json tar entry", "over the limit")
+		var le *formats.LimitError
 		if !errors.Is(err, ErrTOCTooLarge) || errors.As(err, &le) {
 			t.Errorf("want ErrTOCTooLarge and no LimitError, got %v", err)
 		}
@@ -334,14 +337,14 @@ func TestLoadLimits(t *testing.T) {
 		// past the limit plus the tar slack.
 		limit := uint64(len(l.TOCJSON)) + 4096
 		member := gzipTar(t, []tarMember{{stargz.TOCTarName, '0', l.TOCJSON}}, make([]byte, tocTarSlack+8192))
-		err := expectErr(t, l.withMember(member), l.TOCDigest, Options{MaxTOCSize: limit}, 2, "inflates to more than")
+		err := expectErr(t, l.withMember(member), l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(limit)}}, 2, "inflates to more than")
 		if !errors.Is(err, ErrTOCTooLarge) {
 			t.Errorf("not ErrTOCTooLarge: %v", err)
 		}
 		// The same tail within the slack is accepted (it is end-of-archive
 		// padding).
 		ok := gzipTar(t, []tarMember{{stargz.TOCTarName, '0', l.TOCJSON}}, make([]byte, 8192))
-		if _, _, err := load(t, l.withMember(ok), l.TOCDigest, Options{MaxTOCSize: limit}); err != nil {
+		if _, _, err := load(t, l.withMember(ok), l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(limit)}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -376,7 +379,7 @@ func TestLoadBadTOCMember(t *testing.T) {
 	t.Run("TOC digest mismatch", func(t *testing.T) {
 		other := digest.FromString("other")
 		err := expectErr(t, l.Blob, other, Options{}, 2, "TOC digest mismatch", other.String(), l.TOCDigest.String())
-		var de *DigestError
+		var de *formats.DigestError
 		if !errors.As(err, &de) || de.Computed != l.TOCDigest.String() {
 			t.Errorf("want DigestError, got %v", err)
 		}
@@ -385,7 +388,7 @@ func TestLoadBadTOCMember(t *testing.T) {
 		// A valid member whose JSON is not the annotated one.
 		doc := l.tocDoc(t)
 		doc["version"] = 2
-		var de *DigestError
+		var de *formats.DigestError
 		if err := expectErr(t, l.withMember(tocOnly(t, doc.json(t))), l.TOCDigest, Options{}, 2); !errors.As(err, &de) {
 			t.Errorf("want DigestError, got %v", err)
 		}
@@ -520,10 +523,10 @@ func TestLoadSource(t *testing.T) {
 		calls int
 		check func(t *testing.T, err error)
 	}{
-		{"refused at the footer", []testutil.SourceOption{testutil.RefuseCall(1)}, 1, is(ErrRangesRefused)},
-		{"refused at the TOC", []testutil.SourceOption{testutil.RefuseCall(2)}, 2, is(ErrRangesRefused)},
+		{"refused at the footer", []testutil.SourceOption{testutil.RefuseCall(1)}, 1, is(blob.ErrRangesRefused)},
+		{"refused at the TOC", []testutil.SourceOption{testutil.RefuseCall(2)}, 2, is(blob.ErrRangesRefused)},
 		{"immediate error", []testutil.SourceOption{testutil.FailWith(boom)}, 1, func(t *testing.T, err error) {
-			if !errors.Is(err, boom) || errors.Is(err, ErrRangesRefused) {
+			if !errors.Is(err, boom) || errors.Is(err, blob.ErrRangesRefused) {
 				t.Fatalf("got %v", err)
 			}
 		}},
@@ -576,7 +579,7 @@ func TestLoadSource(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		src := testutil.NewSource(l.Blob)
-		if _, err := Load(ctx, src, int64(len(l.Blob)), l.TOCDigest, Options{TempDir: t.TempDir()}); !errors.Is(err, context.Canceled) {
+		if _, err := Load(ctx, seekable.From(src), int64(len(l.Blob)), l.TOCDigest, Options{TempDir: t.TempDir()}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v", err)
 		}
 		if n := src.Calls(); n != 0 {

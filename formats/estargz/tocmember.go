@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
 	stargz "github.com/containerd/stargz-snapshotter/estargz"
 	"github.com/klauspost/compress/gzip"
@@ -51,7 +52,7 @@ func readTOCMember(src io.Reader, rangeLen int64, maxTOC uint64, want digest.Dig
 	cr := &countingReader{r: src}
 	lr := io.LimitReader(cr, rangeLen)
 	n, decErr := inflateTOC(lr, maxTOC, want, dst)
-	var de *DigestError
+	var de *formats.DigestError
 	if decErr != nil && !errors.As(decErr, &de) {
 		decErr = fmt.Errorf("eStargz TOC: %w", decErr)
 	}
@@ -124,7 +125,7 @@ func inflateTOC(r io.Reader, maxTOC uint64, want digest.Digest, dst io.Writer) (
 		return 0, fmt.Errorf("reading %s: got %d of %d bytes: %w", stargz.TOCTarName, n, h.Size, io.ErrUnexpectedEOF)
 	}
 	if got := digest.NewDigest(want.Algorithm(), hash); got != want {
-		return 0, &DigestError{Expected: want.String(), Computed: got.String()}
+		return 0, &formats.DigestError{Format: formats.EStargz, What: "TOC", Expected: want.String(), Computed: got.String()}
 	}
 
 	// Nothing may follow the TOC: it would be unauthenticated, and reading

@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 )
-
-// maxWindow caps the zstd window a frame may ask for. Writers use at most
-// 8 MiB (the size RFC 8878 asks decoders to support); the cap stops a
-// hostile frame header from making us allocate hundreds of MiB.
-const maxWindow = 32 << 20
 
 // countingReader counts bytes and remembers the source's own error, so a
 // network failure is not reported as a decompression error.
@@ -47,7 +43,7 @@ func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen u
 	h := want.Algorithm().Digester()
 	cr := &countingReader{r: io.LimitReader(src, int64(compLen))}
 	tee := io.TeeReader(cr, h.Hash())
-	dec, err := zstd.NewReader(tee, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow))
+	dec, err := zstd.NewReader(tee, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(formats.MaxZstdWindow))
 	if err != nil {
 		return fmt.Errorf("zstd:chunked %s: creating decoder: %w", what, err)
 	}
@@ -64,7 +60,7 @@ func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen u
 		return fmt.Errorf("zstd:chunked %s: source stream ended after %d of %d bytes: %w", what, cr.n, compLen, io.ErrUnexpectedEOF)
 	}
 	if got := h.Digest(); got != want {
-		return &DigestError{What: what, Expected: want.String(), Computed: got.String()}
+		return &formats.DigestError{Format: formats.ZstdChunked, What: what, Expected: want.String(), Computed: got.String()}
 	}
 	var we *spool.WriteError
 	if errors.As(decErr, &we) {
@@ -106,7 +102,7 @@ func copyVerified(src io.Reader, compLen uint64, want digest.Digest, outLen uint
 		return fmt.Errorf("zstd:chunked %s: source stream ended after %d of %d bytes: %w", what, cr.n, compLen, io.ErrUnexpectedEOF)
 	}
 	if got := h.Digest(); got != want {
-		return &DigestError{What: what, Expected: want.String(), Computed: got.String()}
+		return &formats.DigestError{Format: formats.ZstdChunked, What: what, Expected: want.String(), Computed: got.String()}
 	}
 	return nil
 }

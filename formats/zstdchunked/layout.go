@@ -3,6 +3,8 @@ package zstdchunked
 import (
 	"fmt"
 	"math"
+
+	"github.com/chunkdiff/chunkdiff/formats"
 )
 
 // trailerSize is the footer skippable frame (8-byte header + 64 bytes),
@@ -13,20 +15,24 @@ const trailerSize = 8 + 64
 const skippableHeader = 8
 
 // checkLimits runs before anything is allocated or requested.
-func checkLimits(a Annotations, o Options) error {
-	maxTOC := o.maxTOC()
+// l has its defaults filled in.
+func checkLimits(a Annotations, l formats.Limits) error {
+	maxTOC, maxTarSplit := uint64(l.MaxTOCSize), uint64(l.MaxTarSplitSize)
+	over := func(what string, size, limit uint64) error {
+		return &formats.LimitError{Format: formats.ZstdChunked, What: what, Size: size, Limit: limit}
+	}
 	if a.TOC.Length > maxTOC {
-		return &LimitError{What: "TOC compressed size", Size: a.TOC.Length, Limit: maxTOC}
+		return over("TOC compressed size", a.TOC.Length, maxTOC)
 	}
 	if a.TOC.UncompressedLength > maxTOC {
-		return &LimitError{What: "TOC uncompressed size", Size: a.TOC.UncompressedLength, Limit: maxTOC}
+		return over("TOC uncompressed size", a.TOC.UncompressedLength, maxTOC)
 	}
-	if a.HasTarSplitPosition() && o.MaxTarSplitSize != 0 {
-		if a.TarSplit.Length > o.MaxTarSplitSize {
-			return &LimitError{What: "tar-split compressed size", Size: a.TarSplit.Length, Limit: o.MaxTarSplitSize}
+	if a.HasTarSplitPosition() {
+		if a.TarSplit.Length > maxTarSplit {
+			return over("tar-split compressed size", a.TarSplit.Length, maxTarSplit)
 		}
-		if a.TarSplit.UncompressedLength > o.MaxTarSplitSize {
-			return &LimitError{What: "tar-split uncompressed size", Size: a.TarSplit.UncompressedLength, Limit: o.MaxTarSplitSize}
+		if a.TarSplit.UncompressedLength > maxTarSplit {
+			return over("tar-split uncompressed size", a.TarSplit.UncompressedLength, maxTarSplit)
 		}
 	}
 	return nil
@@ -38,30 +44,30 @@ func checkLimits(a Annotations, o Options) error {
 // digest is in the TOC.
 func checkLayout(a Annotations, blobSize int64) error {
 	if blobSize < trailerSize || blobSize < 0 {
-		return &LayoutError{What: fmt.Sprintf("blob size %d is smaller than the %d-byte footer", blobSize, trailerSize)}
+		return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("blob size %d is smaller than the %d-byte footer", blobSize, trailerSize)}
 	}
 	end := uint64(blobSize) - trailerSize
 	if a.TOC.Offset < skippableHeader {
-		return &LayoutError{What: fmt.Sprintf("TOC offset %d is before the end of its frame header", a.TOC.Offset)}
+		return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("TOC offset %d is before the end of its frame header", a.TOC.Offset)}
 	}
 	if a.TOC.Length == 0 {
-		return &LayoutError{What: "TOC length is 0"}
+		return &formats.LayoutError{Format: formats.ZstdChunked, What: "TOC length is 0"}
 	}
 	if a.TOC.Offset > math.MaxUint64-a.TOC.Length || a.TOC.Offset+a.TOC.Length > end {
-		return &LayoutError{What: fmt.Sprintf("TOC range offset %d length %d extends past %d (blob size %d minus footer)", a.TOC.Offset, a.TOC.Length, end, blobSize)}
+		return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("TOC range offset %d length %d extends past %d (blob size %d minus footer)", a.TOC.Offset, a.TOC.Length, end, blobSize)}
 	}
 	if !a.HasTarSplitPosition() {
 		return nil
 	}
 	tocEnd := a.TOC.Offset + a.TOC.Length
 	if a.TarSplit.Length == 0 {
-		return &LayoutError{What: "tar-split length is 0"}
+		return &formats.LayoutError{Format: formats.ZstdChunked, What: "tar-split length is 0"}
 	}
 	if a.TarSplit.Offset > math.MaxUint64-a.TarSplit.Length || a.TarSplit.Offset+a.TarSplit.Length > end {
-		return &LayoutError{What: fmt.Sprintf("tar-split range offset %d length %d extends past %d (blob size %d minus footer)", a.TarSplit.Offset, a.TarSplit.Length, end, blobSize)}
+		return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("tar-split range offset %d length %d extends past %d (blob size %d minus footer)", a.TarSplit.Offset, a.TarSplit.Length, end, blobSize)}
 	}
 	if a.TarSplit.Offset < tocEnd {
-		return &LayoutError{What: fmt.Sprintf("tar-split range offset %d length %d overlaps or precedes the TOC range ending at %d", a.TarSplit.Offset, a.TarSplit.Length, tocEnd)}
+		return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("tar-split range offset %d length %d overlaps or precedes the TOC range ending at %d", a.TarSplit.Offset, a.TarSplit.Length, tocEnd)}
 	}
 	return nil
 }

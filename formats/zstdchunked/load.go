@@ -7,22 +7,26 @@ import (
 	"io"
 	"math"
 
+	"github.com/chunkdiff/chunkdiff/internal/blob"
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
-	chunked "go.podman.io/storage/pkg/chunked"
 )
 
 // Load fetches, verifies and spools the TOC and the tar-split of a
 // zstd:chunked blob of blobSize bytes located by ann. Sizes are checked
 // against opts' limits before anything is allocated or requested (a
-// *LimitError); a refused range request returns an error matching
-// ErrRangesRefused. On error nothing is left open.
+// *formats.LimitError); a refused range request returns an error matching
+// blob.ErrRangesRefused. On error nothing is left open.
 //
 // A TOC without tarSplitDigest gives Metadata without tar-split (the caller
 // decides what that means); a TOC with one but no annotated tar-split
 // position is an error.
-func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, ann Annotations, opts Options) (_ *Metadata, retErr error) {
-	if err := checkLimits(ann, opts); err != nil {
+func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations, opts Options) (_ *Metadata, retErr error) {
+	limits, err := opts.Limits.WithDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("zstd:chunked: %w", err)
+	}
+	if err := checkLimits(ann, limits); err != nil {
 		return nil, err
 	}
 	if err := checkLayout(ann, blobSize); err != nil {
@@ -44,21 +48,17 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 			_ = m.Close() // temp files only: the load error is what matters
 		}
 	}()
-	var err error
 	if m.tocFile, err = spool.Open(opts.TempDir); err != nil {
 		return nil, fmt.Errorf("zstd:chunked TOC spool: %w", err)
 	}
 
-	ranges := []chunked.ImageSourceChunk{{Offset: ann.TOC.Offset, Length: ann.TOC.Length}}
+	ranges := []blob.Range{{Offset: ann.TOC.Offset, Length: ann.TOC.Length}}
 	if ann.HasTarSplitPosition() {
-		ranges = append(ranges, chunked.ImageSourceChunk{Offset: ann.TarSplit.Offset, Length: ann.TarSplit.Length})
+		ranges = append(ranges, blob.Range{Offset: ann.TarSplit.Offset, Length: ann.TarSplit.Length})
 	}
 	ch, errs, err := src.GetBlobAt(ranges)
 	if err != nil {
-		var bad chunked.ErrBadRequest
-		if errors.As(err, &bad) {
-			return nil, fmt.Errorf("%w: %w", ErrRangesRefused, err)
-		}
+		// A refusal stays matchable as blob.ErrRangesRefused.
 		return nil, fmt.Errorf("zstd:chunked: requesting TOC and tar-split: %w", err)
 	}
 	st := blobstream.New(ch, errs, len(ranges))

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/chunkdiff/chunkdiff/formats"
+	"github.com/chunkdiff/chunkdiff/internal/blob"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"io"
 	"math"
 	"os"
@@ -22,7 +25,7 @@ func load(t testing.TB, blob []byte, ann Annotations, opts Options, srcOpts ...t
 		opts.TempDir = t.TempDir()
 	}
 	src := testutil.NewSource(blob, srcOpts...)
-	m, err := Load(context.Background(), src, int64(len(blob)), ann, opts)
+	m, err := Load(context.Background(), seekable.From(src), int64(len(blob)), ann, opts)
 	if err == nil {
 		t.Cleanup(func() { m.Close() })
 	} else if m != nil {
@@ -168,19 +171,19 @@ func TestLoadLimits(t *testing.T) {
 		opts Options
 		what string
 	}{
-		{"TOC compressed over default", func(a *Annotations) { a.TOC.Length = DefaultMaxTOCSize + 1 }, Options{}, "TOC compressed size"},
-		{"TOC uncompressed over default", func(a *Annotations) { a.TOC.UncompressedLength = DefaultMaxTOCSize + 1 }, Options{}, "TOC uncompressed size"},
-		{"TOC over option", func(a *Annotations) {}, Options{MaxTOCSize: 100}, "TOC compressed size"},
+		{"TOC compressed over default", func(a *Annotations) { a.TOC.Length = formats.DefaultMaxTOCSize + 1 }, Options{}, "TOC compressed size"},
+		{"TOC uncompressed over default", func(a *Annotations) { a.TOC.UncompressedLength = formats.DefaultMaxTOCSize + 1 }, Options{}, "TOC uncompressed size"},
+		{"TOC over option", func(a *Annotations) {}, Options{Limits: formats.Limits{MaxTOCSize: int64(100)}}, "TOC compressed size"},
 		{"TOC uncompressed huge", func(a *Annotations) { a.TOC.UncompressedLength = math.MaxUint64 }, Options{}, "TOC uncompressed size"},
-		{"tar-split compressed", func(a *Annotations) {}, Options{MaxTarSplitSize: 10}, "tar-split compressed size"},
-		{"tar-split uncompressed", func(a *Annotations) { a.TarSplit.Length = 5 }, Options{MaxTarSplitSize: 10}, "tar-split uncompressed size"},
+		{"tar-split compressed", func(a *Annotations) {}, Options{Limits: formats.Limits{MaxTarSplitSize: 10}}, "tar-split compressed size"},
+		{"tar-split uncompressed", func(a *Annotations) { a.TarSplit.Length = 5 }, Options{Limits: formats.Limits{MaxTarSplitSize: 10}}, "tar-split uncompressed size"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := l.Ann
 			c.ann(&a)
 			_, src, err := load(t, l.Blob, a, c.opts)
-			var le *LimitError
+			var le *formats.LimitError
 			if !errors.As(err, &le) || le.What != c.what || le.Size <= le.Limit {
 				t.Fatalf("want LimitError on %s, got %v", c.what, err)
 			}
@@ -217,7 +220,7 @@ func TestLoadLayout(t *testing.T) {
 			a := l.Ann
 			c.ann(&a)
 			_, src, err := load(t, l.Blob, a, Options{})
-			var le *LayoutError
+			var le *formats.LayoutError
 			if !errors.As(err, &le) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want LayoutError %q, got %v", c.want, err)
 			}
@@ -228,7 +231,7 @@ func TestLoadLayout(t *testing.T) {
 	}
 	t.Run("tiny blob", func(t *testing.T) {
 		_, _, err := load(t, make([]byte, 50), l.Ann, Options{})
-		var le *LayoutError
+		var le *formats.LayoutError
 		if !errors.As(err, &le) {
 			t.Fatalf("want LayoutError, got %v", err)
 		}
@@ -262,7 +265,7 @@ func TestLoadBadTOC(t *testing.T) {
 		a := l.Ann
 		a.TOCDigest = digest.FromString("other")
 		err := loadErr(t, built{l.Blob, a}, "TOC digest mismatch", a.TOCDigest.String(), l.TOCDigest.String())
-		var de *DigestError
+		var de *formats.DigestError
 		if !errors.As(err, &de) || de.Computed != l.TOCDigest.String() {
 			t.Errorf("want DigestError, got %v", err)
 		}
@@ -322,7 +325,7 @@ func TestLoadBadTOC(t *testing.T) {
 		doc := l.tocDoc(t)
 		doc["tarSplitDigest"] = digest.FromString("x").String()
 		err := loadErr(t, l.rebuild(t, doc, tsRaw), "tar-split digest mismatch", digest.FromString("x").String())
-		var de *DigestError
+		var de *formats.DigestError
 		if !errors.As(err, &de) || de.What != "tar-split" {
 			t.Errorf("want tar-split DigestError, got %v", err)
 		}
@@ -457,13 +460,13 @@ func TestLoadSource(t *testing.T) {
 	boom := errors.New("boom")
 	t.Run("bad request", func(t *testing.T) {
 		_, _, err := load(t, l.Blob, l.Ann, Options{}, testutil.Refuse())
-		if !errors.Is(err, ErrRangesRefused) {
-			t.Fatalf("want ErrRangesRefused, got %v", err)
+		if !errors.Is(err, blob.ErrRangesRefused) {
+			t.Fatalf("want blob.ErrRangesRefused, got %v", err)
 		}
 	})
 	t.Run("immediate error", func(t *testing.T) {
 		_, _, err := load(t, l.Blob, l.Ann, Options{}, testutil.FailWith(boom))
-		if !errors.Is(err, boom) || errors.Is(err, ErrRangesRefused) {
+		if !errors.Is(err, boom) || errors.Is(err, blob.ErrRangesRefused) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -505,7 +508,7 @@ func TestLoadSource(t *testing.T) {
 	})
 	t.Run("corrupted stream", func(t *testing.T) {
 		_, _, err := load(t, l.Blob, l.Ann, Options{}, testutil.CorruptStreams(1))
-		var de *DigestError
+		var de *formats.DigestError
 		if !errors.As(err, &de) || de.What != "tar-split" {
 			t.Fatalf("got %v", err)
 		}
@@ -533,7 +536,7 @@ func FuzzLoadTOC(f *testing.F) {
 		b.Write(comp)
 		b.Write(make([]byte, 72))
 		a := Annotations{TOCDigest: digest.FromBytes(comp), TOC: Position{Offset: 4096 + 8, Length: uint64(len(comp)), UncompressedLength: uint64(ulen)}}
-		m, err := Load(context.Background(), testutil.NewSource(b.Bytes()), int64(b.Len()), a, Options{TempDir: dir, MaxTOCSize: 8 << 20})
+		m, err := Load(context.Background(), seekable.From(testutil.NewSource(b.Bytes())), int64(b.Len()), a, Options{TempDir: dir, Limits: formats.Limits{MaxTOCSize: 8 << 20}})
 		if err == nil {
 			if m.HasTarSplit() {
 				t.Fatal("tar-split without position")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"io"
 	"math/rand"
 	"reflect"
@@ -106,7 +107,7 @@ func FuzzWriterRoundTrip(f *testing.F) {
 		if got := zstdDecodeF(blob); !bytes.Equal(got, tarBytes) {
 			t.Fatalf("blob decompresses to %d bytes, input %d", len(got), len(tarBytes))
 		}
-		m, err := Load(context.Background(), testutil.NewSource(blob), int64(len(blob)), res.Annotations, Options{TempDir: t.TempDir()})
+		m, err := Load(context.Background(), seekable.From(testutil.NewSource(blob)), int64(len(blob)), res.Annotations, Options{TempDir: t.TempDir()})
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -111,7 +112,7 @@ func (d *decoder) reset(r *limited) (io.Reader, error) {
 			// hostile frame header cannot make it allocate more than
 			// upstream's writers ever need (8 MiB) with room to spare.
 			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxWindow(32<<20))
+				zstd.WithDecoderMaxWindow(formats.MaxZstdWindow))
 			if err != nil {
 				return nil, err
 			}
