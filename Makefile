@@ -58,7 +58,7 @@ BENCHTIME ?= 300ms
 # nothing is timed within ext4's recently-deleted window. BENCHREV picks the code measured
 # (BENCHREV= measures the working tree).
 BENCHREV  ?= HEAD
-SIDEBYSIDE = $(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside $(if $(BENCHREV),--rev $(BENCHREV))
+SIDEBYSIDE = $(GO) run $(GOFLAGS_T) ./internal/bench/cmd/sidebyside $(if $(BENCHREV),--rev $(BENCHREV))
 bench:
 	$(SIDEBYSIDE) --layer goroot --update 1 --keep-trash
 	$(SIDEBYSIDE) --layer goroot --update 1 --pull-option use_hard_links=true --keep-trash
@@ -67,8 +67,8 @@ bench:
 	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 bench-quick:
-	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside --layer quick --update 1 --rounds 1 --pause 500ms --settle 0s --doc '' --keep-trash
-	$(GO) run $(GOFLAGS_T) ./bench/cmd/sidebyside --layer quick --rounds 1 --pause 500ms --settle 0s --doc ''
+	$(GO) run $(GOFLAGS_T) ./internal/bench/cmd/sidebyside --layer quick --update 1 --rounds 1 --pause 500ms --settle 0s --doc '' --keep-trash
+	$(GO) run $(GOFLAGS_T) ./internal/bench/cmd/sidebyside --layer quick --rounds 1 --pause 500ms --settle 0s --doc ''
 
 # demo: the main job on the embedded demo layer (testdata/demo).
 demo: build

@@ -4,13 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"testing"
+
+	"github.com/chunkdiff/chunkdiff/internal/treegen"
 )
 
 // Entry is one tar member: a header and, for regular files, its content.
-type Entry struct {
-	Header *tar.Header
-	Data   []byte
-}
+type Entry = treegen.Entry
 
 // TarBytes serialises entries into a tar stream. Headers without an explicit
 // Format get PAX when they need it (xattrs, long names, big IDs) and USTAR

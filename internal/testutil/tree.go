@@ -5,11 +5,12 @@ import (
 	"math/rand"
 	"strings"
 	"time"
+
+	"github.com/chunkdiff/chunkdiff/internal/treegen"
 )
 
-// treeEpoch is the base mtime of generated trees: whole seconds, since the
-// zstd:chunked TOC and USTAR headers do not keep sub-second times.
-var treeEpoch = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+// treeEpoch is the base mtime of generated trees (see treegen.Epoch).
+var treeEpoch = treegen.Epoch
 
 // RichTree returns a deterministic tree exercising every entry type and
 // header feature a differ must reproduce. Parents precede children.

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/chunkdiff/chunkdiff/bench/report"
+	"github.com/chunkdiff/chunkdiff/internal/bench/report"
 	"golang.org/x/sys/unix"
 )
 

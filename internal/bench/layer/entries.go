@@ -11,14 +11,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/chunkdiff/chunkdiff/internal/treegen"
 	"github.com/klauspost/compress/zstd"
 )
 
 // ReadEntries decompresses a built layer's blob (zstd:chunked, whose TOC
 // sits in skippable frames the decoder passes over, or gzip) and returns
 // its tar entries with their contents, in tar order.
-func ReadEntries(f Files) ([]testutil.Entry, error) {
+func ReadEntries(f Files) ([]treegen.Entry, error) {
 	file, err := os.Open(f.Blob())
 	if err != nil {
 		return nil, fmt.Errorf("read layer: %w", err)
@@ -48,8 +48,8 @@ func ReadEntries(f Files) ([]testutil.Entry, error) {
 	return readTar(r)
 }
 
-func readTar(r io.Reader) ([]testutil.Entry, error) {
-	var out []testutil.Entry
+func readTar(r io.Reader) ([]treegen.Entry, error) {
+	var out []treegen.Entry
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -66,13 +66,13 @@ func readTar(r io.Reader) ([]testutil.Entry, error) {
 				return nil, fmt.Errorf("read tar %s: %w", h.Name, err)
 			}
 		}
-		out = append(out, testutil.Entry{Header: h, Data: data})
+		out = append(out, treegen.Entry{Header: h, Data: data})
 	}
 }
 
 // EntriesTar writes entries as a layer tar, normalised as WriteTar does
 // (PAX, no access or change times), regular files sized by their data.
-func EntriesTar(entries []testutil.Entry) TarSource {
+func EntriesTar(entries []treegen.Entry) TarSource {
 	return func(w io.Writer) (Counts, error) {
 		var c Counts
 		tw := tar.NewWriter(w)
@@ -110,7 +110,7 @@ func EntriesTar(entries []testutil.Entry) TarSource {
 	}
 }
 
-// bigFile is testutil.Update's threshold between big and small files.
+// bigFile is treegen.Update's threshold between big and small files.
 const bigFile = 256 << 10
 
 // UpdateStats says how an update differs from its base, by regular file.
@@ -125,7 +125,7 @@ type UpdateStats struct {
 
 // CompareUpdate counts, by path, which regular files of base upd changed,
 // added or removed.
-func CompareUpdate(base, upd []testutil.Entry) UpdateStats {
+func CompareUpdate(base, upd []treegen.Entry) UpdateStats {
 	var s UpdateStats
 	old := map[string][]byte{}
 	for _, e := range base {

@@ -1,4 +1,4 @@
-package testutil
+package treegen
 
 import (
 	"archive/tar"

@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/chunkdiff/chunkdiff/bench/report"
 	"github.com/chunkdiff/chunkdiff/differ"
+	"github.com/chunkdiff/chunkdiff/internal/bench/report"
 	digest "github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"

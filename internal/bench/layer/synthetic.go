@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/chunkdiff/chunkdiff/internal/treegen"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +15,7 @@ import (
 var synthEpoch = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // Synthetic writes a deterministic tree under dir (which must not exist):
-// testutil.RealisticTree (many small text files, a few big binaries) plus
+// treegen.RealisticTree (many small text files, a few big binaries) plus
 // what it lacks and real images have: disk images that are mostly zero
 // runs, an all-zero file, symlinks and hardlinks.
 func Synthetic(dir string, files int, totalBytes int64) error {
@@ -24,7 +24,7 @@ func Synthetic(dir string, files int, totalBytes int64) error {
 	}
 	// The zero-run files take a tenth of the bytes; the rest is realistic.
 	zeroBytes := totalBytes / 10
-	if err := testutil.RealisticTree(dir, testutil.RealisticOptions{Seed: 1, Files: files, TotalBytes: totalBytes - zeroBytes}); err != nil {
+	if err := treegen.RealisticTree(dir, treegen.RealisticOptions{Seed: 1, Files: files, TotalBytes: totalBytes - zeroBytes}); err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewSource(2))

@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"sort"
 
-	"github.com/chunkdiff/chunkdiff/bench/report"
+	"github.com/chunkdiff/chunkdiff/internal/bench/report"
 )
 
 // pullParent pulls cfg.parent into cfg.root with the same differ and pull

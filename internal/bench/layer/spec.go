@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/chunkdiff/chunkdiff/internal/treegen"
 )
 
 // Layer formats: how the tar is compressed.
@@ -23,7 +23,7 @@ type Spec struct {
 	Files  int    // regular files for "synthetic"
 	MiB    int64  // file bytes for "synthetic"
 	Format string // FormatZstdChunked ("" too) or FormatGzip
-	// UpdateSeed, if not 0, makes the layer testutil.Update(base, seed) of
+	// UpdateSeed, if not 0, makes the layer treegen.Update(base, seed) of
 	// the layer this spec describes without it (Base).
 	UpdateSeed int64
 }
@@ -137,12 +137,12 @@ func ensureUpdate(outDir string, s Spec, f Files, name string, discard func(stri
 	if err != nil {
 		return f, Meta{}, err
 	}
-	upd := testutil.Update(base, testutil.UpdateOptions{Seed: s.UpdateSeed})
+	upd := treegen.Update(base, treegen.UpdateOptions{Seed: s.UpdateSeed})
 	m, err := Build(f, EntriesTar(upd), s.format(), Meta{Name: name})
 	if err != nil {
 		return f, m, err
 	}
-	m.Description = fmt.Sprintf("update of %s by testutil.Update (seed %d): %s. Result: %s",
+	m.Description = fmt.Sprintf("update of %s by treegen.Update (seed %d): %s. Result: %s",
 		bm.Name, s.UpdateSeed, CompareUpdate(base, upd), counts(s, m))
 	return f, m, writeJSON(f.Meta(), m)
 }
@@ -151,7 +151,7 @@ func describe(s Spec, m Meta) string {
 	tree, _ := s.treeName() // known good: Ensure named the layer
 	what := fmt.Sprintf("the Go toolchain tree %s (%s)", s.GoRoot, strings.TrimPrefix(tree, "goroot-"))
 	if s.Kind == "synthetic" {
-		what = "a synthetic toolchain-like tree (testutil.RealisticTree: small text files, a few big binaries; plus zero-run disk images, an all-zero file, symlinks, a hardlink)"
+		what = "a synthetic toolchain-like tree (treegen.RealisticTree: small text files, a few big binaries; plus zero-run disk images, an all-zero file, symlinks, a hardlink)"
 	}
 	return what + ": " + counts(s, m)
 }

@@ -10,8 +10,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/chunkdiff/chunkdiff/bench/layer"
-	"github.com/chunkdiff/chunkdiff/bench/report"
+	"github.com/chunkdiff/chunkdiff/internal/bench/layer"
+	"github.com/chunkdiff/chunkdiff/internal/bench/report"
 	"golang.org/x/sys/unix"
 )
 

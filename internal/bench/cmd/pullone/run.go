@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/chunkdiff/chunkdiff/bench/report"
+	"github.com/chunkdiff/chunkdiff/internal/bench/report"
 	"github.com/chunkdiff/chunkdiff/internal/source"
 	digest "github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"

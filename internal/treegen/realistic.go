@@ -1,4 +1,4 @@
-package testutil
+package treegen
 
 import (
 	"archive/tar"
@@ -163,11 +163,11 @@ func RealisticEntries(o RealisticOptions) []Entry {
 	dirs, files := planRealistic(o)
 	var out []Entry
 	for i, d := range dirs {
-		out = append(out, Entry{Header: &tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: treeEpoch.Add(time.Duration(i) * time.Minute)}})
+		out = append(out, Entry{Header: &tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: Epoch.Add(time.Duration(i) * time.Minute)}})
 	}
 	for i, f := range files {
 		out = append(out, Entry{
-			Header: &tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: f.mode, ModTime: treeEpoch.Add(time.Duration(i) * time.Second)},
+			Header: &tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: f.mode, ModTime: Epoch.Add(time.Duration(i) * time.Second)},
 			Data:   f.content(),
 		})
 	}
@@ -190,14 +190,14 @@ func RealisticTree(dir string, o RealisticOptions) error {
 		if err := os.WriteFile(p, f.content(), os.FileMode(f.mode)); err != nil {
 			return fmt.Errorf("realistic tree: %w", err)
 		}
-		mt := treeEpoch.Add(time.Duration(i) * time.Second)
+		mt := Epoch.Add(time.Duration(i) * time.Second)
 		if err := os.Chtimes(p, mt, mt); err != nil {
 			return fmt.Errorf("realistic tree: %w", err)
 		}
 	}
 	// Directory mtimes last, after their contents were written.
 	for i := len(dirs) - 1; i >= 0; i-- {
-		mt := treeEpoch.Add(time.Duration(i) * time.Minute)
+		mt := Epoch.Add(time.Duration(i) * time.Minute)
 		if err := os.Chtimes(filepath.Join(dir, dirs[i]), mt, mt); err != nil {
 			return fmt.Errorf("realistic tree: %w", err)
 		}

@@ -1,5 +1,5 @@
 // Command sidebyside benchmarks chunkdiff's differ against upstream's on
-// the same layer in the same run: it builds (once, cached under bench/out)
+// the same layer in the same run: it builds (once, cached under internal/bench/out)
 // a realistic zstd:chunked layer, runs pullone for each differ alternately,
 // one process and one fresh store per pull, and reports medians and ratios,
 // also into a marked section of docs/BENCHMARKS.md.
@@ -52,13 +52,13 @@ func main() {
 	o := options{pullOpts: map[string]string{}}
 	flag.StringVar(&o.layer, "layer", "goroot", "goroot (the Go toolchain tree), synthetic, or quick (a small synthetic layer)")
 	flag.StringVar(&o.format, "format", "zstd:chunked", "layer blob format: zstd:chunked (upstream's compressor) or gzip (no TOC; pair with --pull-option convert_images=true)")
-	flag.Int64Var(&o.update, "update", 0, "if not 0: pull testutil.Update(layer, seed UPDATE) on top of the layer (the base, pulled first and untimed by the same differ in the same store)")
+	flag.Int64Var(&o.update, "update", 0, "if not 0: pull treegen.Update(layer, seed UPDATE) on top of the layer (the base, pulled first and untimed by the same differ in the same store)")
 	flag.StringVar(&o.goroot, "goroot", "/usr/local/go", "tree for --layer goroot")
 	flag.IntVar(&o.files, "files", 15000, "regular files for --layer synthetic")
 	flag.Int64Var(&o.mib, "mib", 300, "MiB of file data for --layer synthetic")
 	flag.IntVar(&o.rounds, "rounds", 3, "measured pulls per differ")
 	flag.IntVar(&o.warmup, "warmup", 1, "discarded pulls per differ first (page cache, binary)")
-	flag.StringVar(&o.out, "out", "bench/out", "cache, stores and trash (git-ignored)")
+	flag.StringVar(&o.out, "out", "internal/bench/out", "cache, stores and trash (git-ignored)")
 	flag.StringVar(&o.doc, "doc", "docs/BENCHMARKS.md", `markdown file whose section for this layer is replaced ("" for none)`)
 	flag.DurationVar(&o.pause, "pause", 2*time.Second, "pause after sync before each pull")
 	flag.DurationVar(&o.settle, "settle", 375*time.Second, "minimum time between the harness's last deletion of old stores and the first pull (ext4 without a journal: 360 s)")
@@ -86,7 +86,7 @@ func main() {
 
 // commandLine is how to reproduce this run, for the report.
 func commandLine() string {
-	parts := []string{"go run -tags exclude_graphdriver_btrfs ./bench/cmd/sidebyside"}
+	parts := []string{"go run -tags exclude_graphdriver_btrfs ./internal/bench/cmd/sidebyside"}
 	for _, a := range os.Args[1:] {
 		if a == "" || strings.ContainsAny(a, " \t'\"$") {
 			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
