@@ -11,7 +11,6 @@ import (
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
-	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
 	"github.com/opencontainers/go-digest"
@@ -39,7 +38,8 @@ type ApplySummary struct {
 }
 
 // ApplyDiff materialises the layer under dest (overlay's staging dir) and
-// returns what the store needs to commit it. The differ is single-use.
+// returns what the store needs to commit it. The differ is single-use: the
+// phase it acts on is claimed first, so a second call gets ErrUsed.
 func (d *Differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions) (graphdriver.DriverWithDifferOutput, error) {
 	out := graphdriver.DriverWithDifferOutput{Differ: d}
 	if options == nil {
@@ -48,7 +48,7 @@ func (d *Differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts 
 	if differOpts == nil {
 		differOpts = &graphdriver.DifferOptions{}
 	}
-	switch p := d.current().(type) {
+	switch p := d.claim().(type) {
 	case metadataLoaded:
 		return d.applyLoaded(p, dest, options, differOpts)
 	case convertPending:
@@ -57,29 +57,30 @@ func (d *Differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts 
 			return out, err
 		}
 		return d.applyLoaded(loaded, dest, options, differOpts)
-	case applied:
+	case applied, working:
 		return out, ErrUsed
 	default:
 		return out, fmt.Errorf("chunkdiff: ApplyDiff: %w", &states.IllegalEventError{State: p.state(), Event: states.Prepare})
 	}
 }
 
-// applyLoaded runs metadata-loaded → ready → applied.
+// applyLoaded runs metadata-loaded → ready → applied on the claimed p.
 func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions) (graphdriver.DriverWithDifferOutput, error) {
 	out := graphdriver.DriverWithDifferOutput{Differ: d}
 	start := time.Now()
-	c := d.Context()
-	dec, err := p.meta.Entries()
+	c := d.ctx
+	layer := p.layer
+	dec, err := layer.meta.Entries()
 	if err != nil {
-		return out, d.fail(err)
+		return out, fail(d, p, err)
 	}
-	items, err := layout.Build(dec, p.meta.layout())
+	items, err := layout.Build(dec, layer.meta.layout())
 	if err != nil {
-		return out, d.fail(err)
+		return out, fail(d, p, err)
 	}
-	pl, err := newPlan(items, p.meta.conversion() == nil)
+	pl, err := newPlan(items, layer.origin.verifyContents())
 	if err != nil {
-		return out, d.fail(err)
+		return out, fail(d, p, err)
 	}
 	root, err := apply.Open(dest, apply.Options{
 		UIDMaps: options.UIDMaps, GIDMaps: options.GIDMaps, ChownOpts: options.ChownOpts,
@@ -87,27 +88,21 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		WhiteoutFormat: options.WhiteoutFormat, Rootless: unshare.IsRootless(),
 	})
 	if err != nil {
-		return out, d.fail(err)
+		return out, fail(d, p, err)
 	}
 	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
-	var loc locator
-	if p.meta.conversion() == nil { // a converted layer is already local
-		d.mu.Lock()
-		loc = d.loc
-		d.mu.Unlock()
-	}
-	defer d.closeIndex() // the sources reuse opened stay open until ru.close
-	ru := planReuse(pl, loc, root, c.PullOptions().UseHardLinks)
-	defer ru.close()
-	if p.meta.conversion() != nil {
+	ru := planReuse(pl, layer.origin.locator(), root, c.PullOptions().UseHardLinks)
+	defer ru.close() // the sources reuse opened stay open until the end
+	if !layer.origin.lowerBound() {
 		ru.LowerBound = 0 // the whole blob was downloaded to convert it: no lower bound applies
 	}
-	r := ready{meta: p.meta, plan: pl, reuse: ru}
+	r := ready{layer: layer, plan: pl, reuse: ru}
 	sizes := pl.sizes()
 	ru.sizes(sizes)
 	reason := fmt.Sprintf("%d of %d entries to fetch, %d files found in the store, %d chunks local",
 		len(pl.fetch)-len(ru.whole), len(items), len(ru.whole), ru.ChunksLocal)
-	if err := d.advance(states.Prepare, states.Reason{Detail: reason}, sizes, r); err != nil {
+	// Held: Close cannot release the plan or the metadata under the fetch.
+	if err := advanceHolding(d, edgePrepare, r, states.Reason{Detail: reason}, sizes); err != nil {
 		return out, err
 	}
 	stats, err := d.materialize(r, c, root, differOpts, &out)
@@ -117,24 +112,20 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		if cerr := emptyDir(dest); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
-		return out, d.fail(err)
+		return out, fail(d, r, err)
 	}
 	sum := ApplySummary{
 		Requests: stats.Requests, Ranges: stats.Ranges, Halvings: stats.Halvings,
 		BytesFetched: stats.BytesFetched, BytesWritten: stats.BytesWritten, HoleBytes: stats.HoleBytes,
 		FilesFetched: stats.Files, UncompressedDigest: out.UncompressedDigest, Seconds: time.Since(start).Seconds(),
 		LocalChunkBytes: stats.LocalBytes, Reuse: ru.ReuseSummary,
+		Skipped: layer.origin.skipped(c, stats.BytesFetched),
 	}
-	if c.BlobSize() > 0 && p.meta.conversion() == nil {
-		sum.Skipped = max(c.BlobSize()-stats.BytesFetched, 0)
-	}
-	d.mu.Lock()
-	d.applied = &sum
-	d.mu.Unlock()
-	// The metadata's temp files are released now; the tar-split went to
-	// the output.
-	_ = p.meta.Close()
-	if err := d.advance(states.Apply, states.Reason{Detail: "layer staged"}, sum.sizes(), applied{}); err != nil {
+	// The metadata's temp files and the content index are released now;
+	// the tar-split went to the output.
+	seen := r.findings()
+	_ = layer.close()
+	if err := advance(d, edgeApply, applied{seen: seen, summary: sum}, states.Reason{Detail: "layer staged"}, sum.sizes()); err != nil {
 		return out, err
 	}
 	return out, nil
@@ -170,26 +161,17 @@ func (s ApplySummary) sizes() map[string]int64 {
 func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, differOpts *graphdriver.DifferOptions, out *graphdriver.DriverWithDifferOutput) (fetch.Stats, error) {
 	var err error
 	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
-	src := r.meta.blobSource()
-	if src == nil {
-		src = seekable.Chunked(c.Source())
-	}
-	local := r.meta.conversion()
+	meta, org := r.layer.meta, r.layer.origin
+	src, minCalls := org.source(c)
 	m := &materializer{root: root, plan: r.plan, reuse: r.reuse, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
 	limits := c.Limits()
-	fopts := fetch.Options{Codec: r.meta.codec(), MaxRangesPerRequest: limits.MaxRangesPerRequest, AutoMergeGap: limits.AutoMergeGap}
-	if r.meta.blobSource() != nil {
-		// A local source (a converted layer): extra calls cost nothing, so
-		// give every worker a share.
-		fopts.MinCalls = fetch.DefaultConcurrency
-	}
-	meta := r.meta
+	fopts := fetch.Options{Codec: org.codec(meta), MaxRangesPerRequest: limits.MaxRangesPerRequest,
+		AutoMergeGap: limits.AutoMergeGap, MinCalls: minCalls}
 
 	// The DiffID is recomputed alongside the fetch, on the other core.
 	var job *diffIDJob
 	started := func() {
-		// A converted layer's DiffID was computed while converting.
-		if meta.tarSplit() == nil || local != nil || c.PullOptions().InsecureAllowUnpredictableImageContents {
+		if !org.recomputeDiffID(c, meta) {
 			return
 		}
 		m.progress = m.newProgress()
@@ -210,8 +192,8 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 		case err != nil:
 		case jerr != nil:
 			err = jerr
-		case n != meta.uncompressedSize():
-			err = fmt.Errorf("the reassembled layer has %d bytes, the tar-split announced %d", n, meta.uncompressedSize())
+		case n != org.uncompressedSize(meta):
+			err = fmt.Errorf("the reassembled layer has %d bytes, the tar-split announced %d", n, org.uncompressedSize(meta))
 		default:
 			out.UncompressedDigest = dg
 		}
@@ -228,16 +210,9 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	if err != nil {
 		return stats, err
 	}
-	out.TOCDigest = c.TOCDigest()
-	if local != nil {
-		// Upstream's outputs for converted layers: the blob's digest, the
-		// tar's digest, and no TOC digest (the local TOC is not published).
-		out.TOCDigest = ""
-		out.CompressedDigest = local.CompressedDigest
-		out.UncompressedDigest = local.DiffID
-	}
+	org.output(c, out)
 	out.UIDs, out.GIDs = r.plan.uids, r.plan.gids
-	out.Size = meta.uncompressedSize()
+	out.Size = org.uncompressedSize(meta)
 	out.BigData = map[string][]byte{bigDataTOC: tocJSON, bigDataLayerData: layerData}
 	if !flat {
 		out.RootDirMode = root.RootDirMode()

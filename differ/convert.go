@@ -15,11 +15,11 @@ import (
 
 // convert runs the convert edge: download the whole blob, verify it,
 // convert it to the local zstd:chunked variant and load that, ending in
-// metadata-loaded with the local TOC.
+// metadata-loaded with a converted origin. p is claimed by the caller.
 func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.DifferOptions) (metadataLoaded, error) {
-	c := d.Context()
+	c := d.ctx
 	if c.Source() == nil {
-		return metadataLoaded{}, d.fail(errors.New("convert_images: no blob source"))
+		return metadataLoaded{}, fail(d, p, errors.New("convert_images: no blob source"))
 	}
 	// Scratch space on the destination's filesystem; the files are
 	// unlinked at once, so nothing is left behind on any exit.
@@ -30,7 +30,7 @@ func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.
 	ctx := context.Background()
 	local, err := convert.FetchAndConvert(ctx, seekable.Chunked(c.Source()), c.BlobSize(), c.BlobDigest(), dir)
 	if err != nil {
-		return metadataLoaded{}, d.fail(fmt.Errorf("convert_images: %w", err))
+		return metadataLoaded{}, fail(d, p, fmt.Errorf("convert_images: %w", err))
 	}
 	src := source.NewReaderAt(local.File, local.Size)
 	meta, err := zstdchunked.Load(ctx, seekable.From(src), local.Size, local.Annotations, zstdchunked.Options{
@@ -38,19 +38,20 @@ func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.
 	})
 	if err != nil {
 		_ = local.Close()
-		return metadataLoaded{}, d.fail(fmt.Errorf("convert_images: loading the converted layer: %w", err))
+		return metadataLoaded{}, fail(d, p, fmt.Errorf("convert_images: loading the converted layer: %w", err))
 	}
-	cm := newConvertedMeta(meta, local, src)
-	summary := cm.summary()
-	d.mu.Lock()
-	d.meta = &summary
-	d.mu.Unlock()
+	m := zstdMeta{meta}
+	summary := m.summary()
 	reason := states.Reason{Detail: fmt.Sprintf("downloaded the whole %s blob (%d bytes) and converted it locally, because %s",
 		local.Compression, local.BlobBytes, p.reason)}
 	sizes := map[string]int64{"blob_bytes": local.BlobBytes, "tar_bytes": local.TarSize, "entries": int64(summary.Entries)}
-	next := metadataLoaded{meta: cm}
-	if err := d.advance(states.Convert, reason, sizes, next); err != nil {
-		_ = cm.Close()
+	next := metadataLoaded{layer: loadedLayer{
+		meta:    m,
+		origin:  &converted{local: local, src: src, reason: p.reason},
+		summary: summary,
+	}}
+	// Held: applyLoaded goes on with it at once.
+	if err := advanceHolding(d, edgeConvert, next, reason, sizes); err != nil {
 		return metadataLoaded{}, err
 	}
 	return next, nil

@@ -53,43 +53,37 @@ type Dump struct {
 	History  []states.Transition `json:"history"`
 }
 
-// Dump returns the current diagnostic state.
+// Dump returns the current diagnostic state: the context's summary, what
+// the current phase holds, and the machine's history.
 func (d *Differ) Dump() Dump {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := Dump{State: d.machine.Current(), History: d.machine.History()}
+	p := d.phase
+	history := d.machine.History()
+	d.mu.Unlock()
+	out := Dump{State: p.state(), History: history}
 	if d.ctx != nil {
 		s := d.ctx.Summary()
 		out.Context = &s
 	}
-	if d.meta != nil {
-		m := *d.meta
+	f := p.findings()
+	if f.meta != nil {
+		m := *f.meta
 		out.Metadata = &m
 	}
-	if d.applied != nil {
-		a := *d.applied
+	if f.apply != nil {
+		a := *f.apply
 		out.Apply = &a
 	}
-	if d.indexStats != nil || d.indexErr != "" {
-		ix := IndexSummary{Error: d.indexErr}
-		if d.indexStats != nil {
-			ix = *d.indexStats
-		}
+	if f.index != nil {
+		ix := *f.index
 		out.Index = &ix
 	}
-	if d.err != nil {
-		out.Error = d.err.Error()
+	if f.reason != nil {
+		r := *f.reason
+		out.Reason = &r
 	}
-	// The reason of the decision that ended the happy path, if any.
-	for i := len(out.History) - 1; i >= 0; i-- {
-		switch out.History[i].To {
-		case states.Fallback, states.Failed, states.ConvertPending:
-			r := out.History[i].Reason
-			out.Reason = &r
-		}
-		if out.Reason != nil {
-			break
-		}
+	if f.err != nil {
+		out.Error = f.err.Error()
 	}
 	return out
 }

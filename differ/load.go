@@ -13,28 +13,34 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/blob"
 )
 
-// load runs the format-specific rows of the decision matrix (BEHAVIOUR §3).
-func (d *Differ) load(ctx context.Context, c *dcontext.Context) error {
+// load runs the format-specific rules of the decision matrix
+// (docs/BEHAVIOUR.md) from uninitialized. reg is the registry origin the
+// loaded layer gets; it opens the content index once the layer is loaded.
+func (d *Differ) load(ctx context.Context, reg *registry) error {
+	c := d.ctx
 	switch c.Format() {
 	case dcontext.FormatZstdChunked:
-		return d.loadZstdChunked(ctx, c)
+		return d.loadZstdChunked(ctx, c, reg)
 	case dcontext.FormatEStargz:
-		return d.loadEStargz(ctx, c)
-	default: // row 19
-		return d.decline(states.Because(states.CodeNoTOC, "the layer has no TOC annotation"), nil)
+		return d.loadEStargz(ctx, c, reg)
+	default: // rule "no-toc"
+		return decline(d, uninitialized{}, c.PullOptions().ConvertImages,
+			states.Because(states.CodeNoTOC, "the layer has no TOC annotation"), nil)
 	}
 }
 
-func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context) error {
-	ann, err := zstdchunked.ParseAnnotations(c.Annotations()) // row 6
+func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context, reg *registry) error {
+	from := uninitialized{}
+	convertImages := c.PullOptions().ConvertImages
+	ann, err := zstdchunked.ParseAnnotations(c.Annotations()) // rule "bad-annotations"
 	if err != nil {
-		return d.fail(err)
+		return fail(d, from, err)
 	}
 	if c.Source() == nil {
-		return d.fail(errors.New("no blob source to read the zstd:chunked metadata from"))
+		return fail(d, from, errors.New("no blob source to read the zstd:chunked metadata from"))
 	}
 	if err := ctx.Err(); err != nil {
-		return d.fail(fmt.Errorf("loading zstd:chunked metadata: %w", err))
+		return fail(d, from, fmt.Errorf("loading zstd:chunked metadata: %w", err))
 	}
 	meta, err := zstdchunked.Load(ctx, c.Source(), c.BlobSize(), ann, zstdchunked.Options{
 		TempDir: c.TempDir(),
@@ -42,40 +48,44 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context) error
 	})
 	var limit *formats.LimitError
 	switch {
-	case errors.As(err, &limit): // row 7
-		return d.decline(states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
-	case errors.Is(err, blob.ErrRangesRefused): // row 8
-		return d.decline(states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
-	case err != nil: // rows 9-11
-		return d.fail(fmt.Errorf("loading zstd:chunked metadata: %w", err))
+	case errors.As(err, &limit): // rule "metadata-over-limit"
+		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
+	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
+		return decline(d, from, convertImages, states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
+	case err != nil: // rule "bad-metadata"
+		return fail(d, from, fmt.Errorf("loading zstd:chunked metadata: %w", err))
 	}
 	detail := "zstd:chunked TOC and tar-split verified"
 	if !meta.HasTarSplit() {
 		detail = "zstd:chunked TOC verified, no tar-split"
 	}
-	if err := d.loaded(zstdMeta{meta}, detail); err != nil {
+	loaded, err := d.loaded(zstdMeta{meta}, reg, detail)
+	if err != nil {
 		return err
 	}
-	if !meta.HasTarSplit() && !c.PullOptions().InsecureAllowUnpredictableImageContents { // row 12
-		return d.decline(states.Because(states.CodeNoTarSplit,
+	if !meta.HasTarSplit() && !c.PullOptions().InsecureAllowUnpredictableImageContents { // rule "no-tar-split"
+		return decline(d, loaded, convertImages, states.Because(states.CodeNoTarSplit,
 			"the TOC has no tar-split, so the layer cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
 	}
+	reg.openIndex()
 	return nil
 }
 
-// loadEStargz runs rows 13-18.
-func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context) error {
-	// Row 13, decided before any I/O: eStargz carries no tar-split, so the
-	// layer's DiffID cannot be verified.
+// loadEStargz runs the eStargz rules.
+func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *registry) error {
+	from := uninitialized{}
+	convertImages := c.PullOptions().ConvertImages
+	// Rule "estargz-unverifiable", decided before any I/O: eStargz carries
+	// no tar-split, so the layer's DiffID cannot be verified.
 	if !c.PullOptions().InsecureAllowUnpredictableImageContents {
-		return d.decline(states.Because(states.CodeEStargzUnverifiable,
+		return decline(d, from, convertImages, states.Because(states.CodeEStargzUnverifiable,
 			"eStargz layers cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
 	}
 	if c.Source() == nil {
-		return d.fail(errors.New("no blob source to read the eStargz metadata from"))
+		return fail(d, from, errors.New("no blob source to read the eStargz metadata from"))
 	}
 	if err := ctx.Err(); err != nil {
-		return d.fail(fmt.Errorf("loading eStargz metadata: %w", err))
+		return fail(d, from, fmt.Errorf("loading eStargz metadata: %w", err))
 	}
 	meta, err := estargz.Load(ctx, c.Source(), c.BlobSize(), c.TOCDigest(), estargz.Options{
 		TempDir: c.TempDir(),
@@ -83,25 +93,26 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context) error {
 	})
 	var limit *formats.LimitError
 	switch {
-	case errors.As(err, &limit): // row 17
-		return d.decline(states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
-	case errors.Is(err, blob.ErrRangesRefused): // row 15
-		return d.decline(states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
-	case err != nil: // rows 14, 16, 18
-		return d.fail(fmt.Errorf("loading eStargz metadata: %w", err))
+	case errors.As(err, &limit): // rule "metadata-over-limit"
+		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
+	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
+		return decline(d, from, convertImages, states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
+	case err != nil: // rule "bad-metadata"
+		return fail(d, from, fmt.Errorf("loading eStargz metadata: %w", err))
 	}
-	return d.loaded(estargzMeta{meta}, "eStargz TOC verified")
-}
-
-// loaded records the metadata summary and enters metadata-loaded.
-func (d *Differ) loaded(m metadata, detail string) error {
-	summary := m.summary()
-	d.mu.Lock()
-	d.meta = &summary
-	d.mu.Unlock()
-	if err := d.advance(states.Load, states.Reason{Detail: detail}, summary.sizes(), metadataLoaded{meta: m}); err != nil {
-		_ = m.Close()
+	if _, err := d.loaded(estargzMeta{meta}, reg, "eStargz TOC verified"); err != nil {
 		return err
 	}
+	reg.openIndex()
 	return nil
+}
+
+// loaded moves uninitialized → metadata-loaded with a registry origin.
+func (d *Differ) loaded(m metadata, reg *registry, detail string) (metadataLoaded, error) {
+	summary := m.summary()
+	next := metadataLoaded{layer: loadedLayer{meta: m, origin: reg, summary: summary}}
+	if err := advance(d, edgeLoad, next, states.Reason{Detail: detail}, summary.sizes()); err != nil {
+		return metadataLoaded{}, err
+	}
+	return next, nil
 }

@@ -1,13 +1,8 @@
 package differ
 
 import (
-	"errors"
 	"io"
 	"os"
-
-	"github.com/chunkdiff/chunkdiff/convert"
-	"github.com/chunkdiff/chunkdiff/internal/source"
-	"go.podman.io/storage/pkg/chunked"
 
 	"github.com/chunkdiff/chunkdiff/formats/estargz"
 	"github.com/chunkdiff/chunkdiff/formats/toc"
@@ -30,12 +25,6 @@ type metadata interface {
 	takeTarSplit() *os.File
 	uncompressedSize() int64 // -1: unknown
 	summary() MetadataSummary
-	// blobSource is where the chunks' bytes come from; nil means the
-	// context's source (the registry).
-	blobSource() chunked.ImageSourceSeekable
-	// conversion is the local conversion this metadata comes from, nil for
-	// layers pulled partially.
-	conversion() *convert.Local
 }
 
 type zstdMeta struct{ *zstdchunked.Metadata }
@@ -43,12 +32,10 @@ type zstdMeta struct{ *zstdchunked.Metadata }
 func (m zstdMeta) layout() layout.Options {
 	return layout.Options{DataEnd: int64(m.TOCOffset)}
 }
-func (zstdMeta) codec() fetch.Codec                      { return fetch.Zstd }
-func (zstdMeta) blobSource() chunked.ImageSourceSeekable { return nil }
-func (zstdMeta) conversion() *convert.Local              { return nil }
-func (m zstdMeta) tarSplit() *os.File                    { return m.TarSplit() }
-func (m zstdMeta) takeTarSplit() *os.File                { return m.TakeTarSplit() }
-func (m zstdMeta) uncompressedSize() int64               { return m.UncompressedTarSize }
+func (zstdMeta) codec() fetch.Codec        { return fetch.Zstd }
+func (m zstdMeta) tarSplit() *os.File      { return m.TarSplit() }
+func (m zstdMeta) takeTarSplit() *os.File  { return m.TakeTarSplit() }
+func (m zstdMeta) uncompressedSize() int64 { return m.UncompressedTarSize }
 func (m zstdMeta) summary() MetadataSummary {
 	return MetadataSummary{
 		TOCDigest: m.TOCDigest, TOCOffset: m.TOCOffset,
@@ -80,27 +67,3 @@ func (m estargzMeta) summary() MetadataSummary {
 		Dirs: m.Counts.Dirs, Symlinks: m.Counts.Symlinks, Hardlinks: m.Counts.Hardlinks, Other: m.Counts.Other,
 	}
 }
-
-// convertedMeta is a layer downloaded whole and converted locally
-// (convert_images): its TOC describes the uncompressed variant in a local
-// temp file, which is also where every chunk is read from.
-type convertedMeta struct {
-	zstdMeta
-	local *convert.Local
-	src   *source.ReaderAt
-}
-
-func newConvertedMeta(m *zstdchunked.Metadata, local *convert.Local, src *source.ReaderAt) convertedMeta {
-	return convertedMeta{zstdMeta: zstdMeta{m}, local: local, src: src}
-}
-
-func (convertedMeta) codec() fetch.Codec                        { return fetch.Raw }
-func (m convertedMeta) blobSource() chunked.ImageSourceSeekable { return m.src }
-func (m convertedMeta) conversion() *convert.Local              { return m.local }
-func (m convertedMeta) uncompressedSize() int64                 { return m.local.TarSize }
-func (m convertedMeta) Close() error {
-	return errors.Join(m.zstdMeta.Close(), m.local.Close())
-}
-
-func (estargzMeta) blobSource() chunked.ImageSourceSeekable { return nil }
-func (estargzMeta) conversion() *convert.Local              { return nil }

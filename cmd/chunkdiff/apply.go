@@ -91,7 +91,10 @@ func pullLayer(ctx context.Context, l *layer, dest, storeRoot, parent string) (p
 		if err := os.MkdirAll(dest, 0o755); err != nil {
 			return res, err
 		}
-		d, err := differ.Open(ctx, l.pull, l.digest, l.size, l.annotations, src, l.opts...)
+		d, err := differ.New(ctx, l.differLayer(src), l.config(nil))
+		if d == nil {
+			return res, err
+		}
 		defer func() { _ = d.Close() }()
 		if err == nil {
 			var out graphdriver.DriverWithDifferOutput
@@ -108,7 +111,10 @@ func pullLayer(ctx context.Context, l *layer, dest, storeRoot, parent string) (p
 		return res, err
 	}
 	defer func() { _, _ = store.Shutdown(false) }()
-	d, err := differ.OpenWithStore(ctx, store, l.digest, l.size, l.annotations, src)
+	d, err := differ.New(ctx, l.differLayer(src), l.config(store))
+	if d == nil {
+		return res, err
+	}
 	defer func() { _ = d.Close() }()
 	if err == nil {
 		var out *graphdriver.DriverWithDifferOutput

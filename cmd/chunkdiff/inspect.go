@@ -37,7 +37,10 @@ error here: the dump says why.`,
 				return err
 			}
 			defer func() { _ = src.Close() }()
-			d, openErr := differ.Open(cmd.Context(), l.pull, l.digest, l.size, l.annotations, src, l.opts...)
+			d, openErr := differ.New(cmd.Context(), l.differLayer(src), l.config(nil))
+			if d == nil {
+				return openErr
+			}
 			dump := d.Dump()
 			if err := d.Close(); err != nil {
 				return err

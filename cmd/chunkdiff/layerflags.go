@@ -6,9 +6,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/chunkdiff/chunkdiff/differ"
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
+	storage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/chunked"
 )
 
 // layerFlags describe one layer blob on disk and how to pull it.
@@ -35,7 +38,26 @@ type layer struct {
 	annotations map[string]string
 	pull        dcontext.PullOptions
 	pullMap     map[string]string // the same options, as a store takes them
-	opts        []dcontext.Option
+	limits      dcontext.Limits
+	tempDir     string
+}
+
+// config is the differ configuration for l: every flag, with or without a
+// store (with one, the pull options reach the differ through the store).
+func (l *layer) config(store storage.Store) differ.Config {
+	cfg := differ.Config{Limits: l.limits, TempDir: l.tempDir}
+	if store != nil {
+		cfg.Store, cfg.ContentIndex = store, true
+	} else {
+		pull := l.pull
+		cfg.Pull = &pull
+	}
+	return cfg
+}
+
+// differLayer describes l's blob, read from src.
+func (l *layer) differLayer(src chunked.ImageSourceSeekable) differ.Layer {
+	return differ.Layer{Digest: l.digest, Size: l.size, Annotations: l.annotations, Source: src}
 }
 
 func (f *layerFlags) load(blobPath string) (*layer, error) {
@@ -72,13 +94,10 @@ func (f *layerFlags) load(blobPath string) (*layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hashing %s: %w", blobPath, err)
 	}
-	opts := []dcontext.Option{dcontext.WithLimits(dcontext.Limits{MaxTOCSize: f.maxTOCSize})}
-	if f.tempDir != "" {
-		opts = append(opts, dcontext.WithTempDir(f.tempDir))
-	}
 	return &layer{
 		path: blobPath, size: st.Size(), digest: dg, annotations: ann,
-		pull: dcontext.ParsePullOptions(pullMap), pullMap: pullMap, opts: opts,
+		pull: dcontext.ParsePullOptions(pullMap), pullMap: pullMap,
+		limits: dcontext.Limits{MaxTOCSize: f.maxTOCSize}, tempDir: f.tempDir,
 	}, nil
 }
 

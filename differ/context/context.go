@@ -28,46 +28,54 @@ type Context struct {
 }
 
 // Option configures New.
-type Option func(*config)
+type Option func(*Settings)
 
-type config struct {
-	pull      PullOptions
-	limits    Limits
-	tempDir   string
-	graphRoot string
-	runRoot   string
+// Settings are what the options set; Collect returns them. Zero fields take
+// New's defaults.
+type Settings struct {
+	Pull      PullOptions
+	Limits    Limits
+	TempDir   string
+	GraphRoot string
+	RunRoot   string
+}
+
+// Collect applies opts to zero Settings.
+func Collect(opts ...Option) Settings {
+	var s Settings
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
 }
 
 // WithPullOptions sets the pull options (default: all off).
-func WithPullOptions(p PullOptions) Option { return func(c *config) { c.pull = p.clone() } }
+func WithPullOptions(p PullOptions) Option { return func(c *Settings) { c.Pull = p.clone() } }
 
 // WithLimits sets the limits; zero fields take the defaults.
-func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
+func WithLimits(l Limits) Option { return func(c *Settings) { c.Limits = l } }
 
 // WithTempDir sets where metadata spools (TOC, tar-split) are created.
 // Default: the store's run root if WithStorePaths gave one, else os.TempDir.
-func WithTempDir(dir string) Option { return func(c *config) { c.tempDir = dir } }
+func WithTempDir(dir string) Option { return func(c *Settings) { c.TempDir = dir } }
 
 // WithStorePaths records the store's graph and run roots.
 func WithStorePaths(graphRoot, runRoot string) Option {
-	return func(c *config) { c.graphRoot, c.runRoot = graphRoot, runRoot }
+	return func(c *Settings) { c.GraphRoot, c.RunRoot = graphRoot, runRoot }
 }
 
 // New validates its input once and returns an immutable Context. The source
 // may be nil only for layers that are converted from a local file later; the
 // differ checks that before any fetch.
 func New(blobDigest digest.Digest, blobSize int64, annotations map[string]string, source blob.Source, opts ...Option) (*Context, error) {
-	var cfg config
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := Collect(opts...)
 	if err := blobDigest.Validate(); err != nil {
 		return nil, fmt.Errorf("blob digest %q: %w", blobDigest, err)
 	}
 	if blobSize < -1 {
 		return nil, fmt.Errorf("blob size %d is invalid (-1 means unknown)", blobSize)
 	}
-	limits, err := cfg.limits.WithDefaults()
+	limits, err := cfg.Limits.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +86,9 @@ func New(blobDigest digest.Digest, blobSize int64, annotations map[string]string
 	if format != FormatNone && blobSize < 0 {
 		return nil, errors.New("a layer with a TOC needs its blob size to locate the TOC")
 	}
-	tempDir := cfg.tempDir
+	tempDir := cfg.TempDir
 	if tempDir == "" {
-		tempDir = cfg.runRoot
+		tempDir = cfg.RunRoot
 	}
 	if tempDir == "" {
 		tempDir = os.TempDir()
@@ -90,11 +98,11 @@ func New(blobDigest digest.Digest, blobSize int64, annotations map[string]string
 		blobSize:    blobSize,
 		annotations: maps.Clone(annotations),
 		source:      source,
-		pull:        cfg.pull.clone(),
+		pull:        cfg.Pull.clone(),
 		limits:      limits,
 		tempDir:     tempDir,
-		graphRoot:   cfg.graphRoot,
-		runRoot:     cfg.runRoot,
+		graphRoot:   cfg.GraphRoot,
+		runRoot:     cfg.RunRoot,
 		format:      format,
 		tocDigest:   tocDigest,
 	}, nil
