@@ -2,7 +2,7 @@
 // zstd:chunked layout: for publishing (a compressed blob plus its
 // annotations), and for convert_images, where a layer that cannot be pulled
 // partially is downloaded whole and converted locally so that it still gets
-// a TOC (the uncompressed variant, FORMATS §4).
+// a TOC (the uncompressed variant, FORMATS.md "convert-variant").
 package convert
 
 import (

@@ -101,7 +101,7 @@ func New(ctx context.Context, layer Layer, cfg Config) (*Differ, error) {
 	}
 	d := &Differ{machine: states.New(), phase: uninitialized{}}
 	pull := *cfg.Pull
-	if !pull.EnablePartialImages { // rule "partial-disabled"
+	if !pull.EnablePartialImages { // rule "partial-images-disabled"
 		return d, decline(d, uninitialized{}, pull.ConvertImages,
 			states.Because(states.CodePartialDisabled, "%s is not true", dcontext.KeyEnablePartialImages), nil)
 	}

@@ -84,7 +84,7 @@ func hugeTOC(t *testing.T) testutil.Layer {
 }
 
 // withoutTarSplit rewrites the TOC without its tarSplitDigest: a layer whose
-// TOC carries no tar-split (old writers, BEHAVIOUR §3 row 12).
+// TOC carries no tar-split (old writers, rule "no-tar-split").
 func withoutTarSplit(t *testing.T) testutil.Layer {
 	return rewriteTOC(t, zstdLayer(t), false, func(doc map[string]json.RawMessage) {
 		require.Contains(t, doc, "tarSplitDigest")

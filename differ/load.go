@@ -48,7 +48,7 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context, reg *
 	})
 	var limit *formats.LimitError
 	switch {
-	case errors.As(err, &limit): // rule "metadata-over-limit"
+	case errors.As(err, &limit): // rule "metadata-too-large"
 		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
 	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
 		return decline(d, from, convertImages, states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
@@ -93,7 +93,7 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 	})
 	var limit *formats.LimitError
 	switch {
-	case errors.As(err, &limit): // rule "metadata-over-limit"
+	case errors.As(err, &limit): // rule "metadata-too-large"
 		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
 	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
 		return decline(d, from, convertImages, states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)

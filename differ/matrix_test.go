@@ -16,7 +16,7 @@ import (
 	"go.podman.io/storage/pkg/chunked"
 )
 
-// outcome is what a row of BEHAVIOUR.md §3 must produce.
+// outcome is what a rule of the decision matrix (docs/BEHAVIOUR.md) must produce.
 type outcome int
 
 const (
@@ -84,7 +84,7 @@ func estargzWrongDigest(t *testing.T) testutil.Layer {
 	return l
 }
 
-// brokenDriverStore is a real store whose GraphDriver fails (row 2).
+// brokenDriverStore is a real store whose GraphDriver fails (rule "driver-unavailable").
 type brokenDriverStore struct{ storage.Store }
 
 func (brokenDriverStore) GraphDriver() (graphdriver.Driver, error) {

@@ -9,7 +9,7 @@ const (
 )
 
 // LimitError reports a size over a configured limit, decided before the
-// data is requested or allocated (rule "metadata-over-limit": the caller may
+// data is requested or allocated (rule "metadata-too-large": the caller may
 // fall back).
 type LimitError struct {
 	Format string // ZstdChunked or EStargz

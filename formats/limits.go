@@ -24,7 +24,7 @@ const (
 	// verified as a whole before use and handed to the store as one
 	// in-memory big-data item, so a hostile annotation must not make us
 	// fetch or inflate gigabytes; a layer over it falls back to an ordinary
-	// pull (rule "metadata-over-limit").
+	// pull (rule "metadata-too-large").
 	DefaultMaxTOCSize = 150 << 20
 	// DefaultMaxTarSplitSize (4 GiB): upstream has no limit and reads the
 	// tar-split whole into memory; we stream it to a temp file, so this is

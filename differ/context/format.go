@@ -40,11 +40,11 @@ func (f Format) String() string {
 // MarshalText makes formats readable in the JSON dump.
 func (f Format) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
-// ErrAmbiguousFormat: the layer announces both formats (BEHAVIOUR §3 row 4).
+// ErrAmbiguousFormat: the layer announces both formats (rule "ambiguous-format" in docs/BEHAVIOUR.md).
 var ErrAmbiguousFormat = errors.New("layer has both a zstd:chunked and an eStargz TOC digest annotation")
 
 // DetectFormat selects the format from the annotations and parses its TOC
-// digest (rows 4 and 5 of the decision matrix).
+// digest (rules "ambiguous-format" and "bad-toc-digest" in docs/BEHAVIOUR.md).
 func DetectFormat(annotations map[string]string) (Format, digest.Digest, error) {
 	zv, hasZstd := annotations[AnnotationZstdChunkedTOCDigest]
 	ev, hasEStargz := annotations[AnnotationEStargzTOCDigest]

@@ -7,7 +7,7 @@ type Decision struct {
 	Reason Reason
 }
 
-// Decide applies upstream's rule (BEHAVIOUR §3) to a reason why a partial pull
+// Decide applies upstream's rule (docs/BEHAVIOUR.md, "Decision matrix") to a reason why a partial pull
 // cannot happen:
 //   - without convert_images, every such reason is a fallback to an ordinary
 //     pull;

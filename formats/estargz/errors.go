@@ -8,13 +8,13 @@ import (
 )
 
 // ErrTooFewStreams and ErrTooManyStreams are source contract violations
-// (BEHAVIOUR §1.2), shared with every GetBlobAt consumer.
+// (BEHAVIOUR.md "source-contract"), shared with every GetBlobAt consumer.
 var (
 	ErrTooFewStreams  = blobstream.ErrTooFewStreams
 	ErrTooManyStreams = blobstream.ErrTooManyStreams
 )
 
-// Errors about the TOC gzip member (BEHAVIOUR §3 row 18: hard errors, unlike
+// Errors about the TOC gzip member (rule "bad-metadata" in docs/BEHAVIOUR.md: hard errors, unlike
 // *formats.LimitError).
 var (
 	// ErrNotTOC: the member's first tar entry is missing or is not a
@@ -30,7 +30,7 @@ var (
 
 // ErrInnerOffset is wrapped when an entry has a non-zero innerOffset
 // (several payloads in one gzip member). Upstream ignores the key and then
-// derives wrong ranges, so such layers are unsupported (FORMATS §3.4).
+// derives wrong ranges, so such layers are unsupported (FORMATS.md "estargz-toc").
 var ErrInnerOffset = errors.New("innerOffset is not supported")
 
 // EntryError reports a TOC entry that is unusable.

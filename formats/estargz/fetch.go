@@ -12,7 +12,7 @@ import (
 
 // fetchRange requests one range, hands its stream to fn and then drains
 // both channels whatever happened, so the producer never blocks or leaks
-// (BEHAVIOUR §1.2). what names the range in the errors fetchRange makes;
+// (BEHAVIOUR.md "source-contract"). what names the range in the errors fetchRange makes;
 // fn's errors are returned as they are.
 func fetchRange(ctx context.Context, src blob.Source, c blob.Range, what string, fn func(io.Reader) error) error {
 	ch, errs, err := src.GetBlobAt([]blob.Range{c})

@@ -10,11 +10,11 @@ import (
 	stargz "github.com/containerd/stargz-snapshotter/estargz"
 )
 
-// FooterSize is the length of the eStargz footer (FORMATS §3.2). The legacy
+// FooterSize is the length of the eStargz footer (FORMATS.md "estargz-footer"). The legacy
 // 47-byte stargz footer is not supported, as upstream.
 const FooterSize = stargz.FooterSize
 
-// Footer errors, one per field (FORMATS §3.2). Upstream only parses the hex
+// Footer errors, one per field (FORMATS.md "estargz-footer"). Upstream only parses the hex
 // digits; the other fields are identical in every eStargz blob, so checking
 // them costs nothing and catches a blob that is not eStargz at all before
 // its "offset" is trusted.

@@ -79,7 +79,7 @@ func refTOC(t testing.TB, member []byte) []byte {
 }
 
 // footerBytes is the 51-byte footer for a TOC at off, written from the
-// table in FORMATS §3.2.
+// table in FORMATS.md "estargz-footer".
 func footerBytes(off int64) []byte {
 	b := []byte{0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 26, 0, 'S', 'G', 22, 0}
 	b = fmt.Appendf(b, "%016xSTARGZ", off)

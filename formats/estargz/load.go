@@ -1,4 +1,4 @@
-// Package estargz reads the metadata of eStargz layers (FORMATS §3) for
+// Package estargz reads the metadata of eStargz layers (FORMATS.md "eStargz") for
 // partial pulls: the footer, then the TOC, verified against the TOC digest
 // annotation, validated and spooled to disk. It mirrors formats/zstdchunked
 // so the differ can treat both formats alike.

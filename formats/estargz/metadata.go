@@ -53,7 +53,7 @@ func (m *Metadata) TOCJSON() io.Reader {
 }
 
 // SkipNames returns the entry names upstream drops from eStargz TOCs before
-// laying files out (FORMATS §3.4): the landmarks, which are not part of the
+// laying files out (FORMATS.md "estargz-toc"): the landmarks, which are not part of the
 // original layer, and the TOC itself. The map is the caller's.
 func (m *Metadata) SkipNames() map[string]bool {
 	return map[string]bool{

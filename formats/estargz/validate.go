@@ -117,7 +117,7 @@ func (v *entryValidator) closeGroup() error {
 }
 
 // startGroup opens a regular file's chunk group. The entry describes chunk
-// 0 (FORMATS §3.4: chunkSize 0 means "to the end of the file").
+// 0 (FORMATS.md "estargz-toc": chunkSize 0 means "to the end of the file").
 func (v *entryValidator) startGroup(e *toc.Entry) error {
 	v.inGroup, v.groupName, v.groupSize = true, e.Name, e.Size
 	v.covered, v.lastChunk = e.ChunkSize, e.ChunkSize == 0
@@ -140,7 +140,7 @@ func (v *entryValidator) startGroup(e *toc.Entry) error {
 }
 
 // addChunk checks a "chunk" entry against its group: range derivation
-// groups chunks with the "reg" before them (FORMATS §1.8), and the sizes
+// groups chunks with the "reg" before them (FORMATS.md "chunk-ranges"), and the sizes
 // must tile the file.
 func (v *entryValidator) addChunk(e *toc.Entry) error {
 	switch {

@@ -35,7 +35,7 @@ func (e *Entry) CheckDigests() error {
 
 // OffsetChecker checks the payload offsets of entries given in TOC order:
 // inside the data section [0, dataEnd) and, since ranges are derived from
-// the next entry's offset, strictly ascending (FORMATS §1.8); an endOffset
+// the next entry's offset, strictly ascending (FORMATS.md "chunk-ranges"); an endOffset
 // must lie in [offset, dataEnd]. Zero offsets mean "absent".
 type OffsetChecker struct {
 	dataEnd int64

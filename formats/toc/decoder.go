@@ -41,7 +41,7 @@ func (e *DecodeError) Error() string {
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // ErrTrailingData is wrapped when something follows the top-level object.
-// The TOC digest must cover the whole document (FORMATS §1.6), so nothing
+// The TOC digest must cover the whole document (FORMATS.md "toc-digest"), so nothing
 // may follow it.
 var ErrTrailingData = errors.New("unexpected data after the TOC object")
 

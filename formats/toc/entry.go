@@ -10,7 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Entry types (FORMATS §1.7). The first seven map one-to-one to tar typeflags.
+// Entry types (FORMATS.md "toc-schema"). The first seven map one-to-one to tar typeflags.
 const (
 	TypeReg      = "reg"
 	TypeDir      = "dir"

@@ -1,5 +1,5 @@
 // Package zstdchunked reads the metadata of zstd:chunked layers: the TOC and
-// the tar-split located by the layer annotations (FORMATS §1, §2).
+// the tar-split located by the layer annotations (docs/FORMATS.md, "zstd:chunked" and "tar-split").
 package zstdchunked
 
 import (
@@ -11,7 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Annotation keys (FORMATS §1.5).
+// Annotation keys (FORMATS.md "zstd-annotations").
 const (
 	AnnotationTOCDigest        = "io.github.containers.zstd-chunked.manifest-checksum"
 	AnnotationTOCPosition      = "io.github.containers.zstd-chunked.manifest-position"

@@ -1,7 +1,7 @@
 package zstdchunked
 
 // holeThreshold is the shortest run of zero bytes that becomes a "zeros"
-// chunk (FORMATS §1.9); shorter runs are ordinary data.
+// chunk (FORMATS.md "rollsum-chunking"); shorter runs are ordinary data.
 const holeThreshold = 1 << 10
 
 // zeroBlock feeds zero runs to the sink: a run is only known to be zeros,
@@ -17,7 +17,7 @@ type chunkSink interface {
 }
 
 // chunker cuts a file payload into content-defined chunks exactly as
-// upstream's writer does (FORMATS §1.9): rollsum boundaries, no minimum or
+// upstream's writer does (FORMATS.md "rollsum-chunking"): rollsum boundaries, no minimum or
 // maximum size, zero runs of at least holeThreshold bytes as chunks of
 // their own. It holds no payload: a zero run whose length is still
 // undecided is only counted (it is < holeThreshold bytes), so memory does

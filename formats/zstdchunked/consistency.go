@@ -26,7 +26,7 @@ var tarTypes = map[byte]string{
 const paxXattrPrefix = "SCHILY.xattr."
 
 // checkConsistency checks that the TOC and the tar-split describe the same
-// entries with the same attributes (BEHAVIOUR §4.1), and leaves the tar
+// entries with the same attributes (BEHAVIOUR.md "toc-tarsplit-consistency"), and leaves the tar
 // size in ts.size.
 //
 // The two are compared in lockstep: every real writer emits both in tar

@@ -3,7 +3,7 @@ package zstdchunked
 import "fmt"
 
 // InconsistentError reports a disagreement between the TOC and the
-// tar-split (BEHAVIOUR §4.1).
+// tar-split (BEHAVIOUR.md "toc-tarsplit-consistency").
 type InconsistentError struct {
 	Name  string // entry name
 	Field string // "type", "name", …, or "missing"/"extra"/"duplicate"/"order"

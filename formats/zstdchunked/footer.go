@@ -8,10 +8,10 @@ import (
 )
 
 // skippableMagic is the first zstd skippable-frame magic, 0x184D2A50 little
-// endian, the one upstream always uses (FORMATS §1.3).
+// endian, the one upstream always uses (FORMATS.md "skippable-frame").
 var skippableMagic = [4]byte{0x50, 0x2a, 0x4d, 0x18}
 
-// footerMagic ends the footer ("GNUlInUx", FORMATS §1.4).
+// footerMagic ends the footer ("GNUlInUx", FORMATS.md "zstd-footer").
 var footerMagic = [8]byte{'G', 'N', 'U', 'l', 'I', 'n', 'U', 'x'}
 
 // footerSize is the footer frame's user data size.

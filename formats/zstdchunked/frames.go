@@ -24,7 +24,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // dataWriter writes the data section. Every byte written is a tar byte
 // (hashed for the DiffID); endFrame makes the next byte start a new,
-// independently decodable zstd frame (FORMATS §1.2). In the uncompressed
+// independently decodable zstd frame (FORMATS.md "zstd-frames"). In the uncompressed
 // variant frames do not exist and bytes go straight to the blob.
 type dataWriter struct {
 	out     *countWriter

@@ -79,7 +79,7 @@ func inflateVerified(src io.Reader, compLen uint64, want digest.Digest, outLen u
 }
 
 // copyVerified is inflateVerified for the uncompressed variant written for
-// local conversion (FORMATS §4): the bytes are stored raw, so compLen and
+// local conversion (FORMATS.md "convert-variant"): the bytes are stored raw, so compLen and
 // outLen must agree and the digest covers exactly what is written.
 func copyVerified(src io.Reader, compLen uint64, want digest.Digest, outLen uint64, dst io.Writer, what string) error {
 	if compLen != outLen {

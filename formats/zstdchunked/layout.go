@@ -8,7 +8,7 @@ import (
 )
 
 // trailerSize is the footer skippable frame (8-byte header + 64 bytes),
-// always the last bytes of the blob (FORMATS §1.4).
+// always the last bytes of the blob (FORMATS.md "zstd-footer").
 const trailerSize = 8 + 64
 
 // skippableHeader precedes the TOC's and the tar-split's user data.

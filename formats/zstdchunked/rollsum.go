@@ -1,7 +1,7 @@
 package zstdchunked
 
 // Content-defined chunking uses the bup/Perkeep rolling checksum with the
-// parameters upstream's writer uses (FORMATS §1.9). Boundaries must match
+// parameters upstream's writer uses (FORMATS.md "rollsum-chunking"). Boundaries must match
 // upstream's bit for bit: chunk-level dedup across producers depends on it.
 const (
 	rollWindow     = 64 // a power of two: the index wraps with a mask

@@ -13,7 +13,7 @@ import (
 )
 
 // tarSplitHeaders yields the tar headers recorded in a tar-split, one at a
-// time, and sums the tar size (FORMATS §2.4) on the way. It decodes the JSON
+// time, and sums the tar size (FORMATS.md "tar-size") on the way. It decodes the JSON
 // lines itself rather than through storage.NewJSONUnpacker, whose duplicate
 // check keeps every name in memory; uniqueness is checked against the TOC
 // instead (the two must match one to one).

@@ -12,7 +12,7 @@ import (
 )
 
 // tocEntry is one TOC entry as written: the field names, order and
-// omitempty rules are upstream's (FORMATS §1.7), so encoding/json produces
+// omitempty rules are upstream's (FORMATS.md "toc-schema"), so encoding/json produces
 // the same bytes for the same values.
 type tocEntry struct {
 	Type        string            `json:"type"`

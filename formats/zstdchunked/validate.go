@@ -61,7 +61,7 @@ func (v *entryValidator) checkEntry(e *toc.Entry) error {
 	case toc.TypeChunk:
 		v.counts.Chunks++
 		// Range derivation groups chunks with the "reg" before them
-		// (FORMATS §1.8).
+		// (FORMATS.md "chunk-ranges").
 		if !v.inGroup {
 			return errors.New(`"chunk" entry does not follow a "reg" entry`)
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/vbatts/tar-split/tar/storage"
 )
 
-// Writing (FORMATS §1.10) is one streaming pass over the tar. Memory does
+// Writing (FORMATS.md "zstd-writer") is one streaming pass over the tar. Memory does
 // not depend on file sizes: payloads pass through a 64 KiB buffer into the
 // chunker (which keeps only a count for an undecided zero run) and the data
 // encoder, whose match tables and history are fixed by the level (about
@@ -193,7 +193,7 @@ func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (
 }
 
 // copyTar writes the data section: header bytes into the current frame,
-// each payload chunk in frames of its own (FORMATS §1.2).
+// each payload chunk in frames of its own (FORMATS.md "zstd-frames").
 func (c *blobWriter) copyTar(its io.Reader) error {
 	tr := tar.NewReader(its)
 	tr.RawAccounting = true
@@ -266,7 +266,7 @@ func entryType(hdr *tar.Header) (string, error) {
 	return typ, nil
 }
 
-// addEntries writes the file's TOC entries (FORMATS §1.8): the main entry,
+// addEntries writes the file's TOC entries (FORMATS.md "chunk-ranges"): the main entry,
 // and when the payload has two or more chunks, chunk fields on it and one
 // "chunk" entry per further chunk.
 func (c *blobWriter) addEntries(hdr *tar.Header, typ string) error {
@@ -301,7 +301,7 @@ func (c *blobWriter) addEntry(e *tocEntry) error {
 	return nil
 }
 
-// finish appends the TOC, tar-split and footer frames (FORMATS §1.4).
+// finish appends the TOC, tar-split and footer frames (FORMATS.md "zstd-footer").
 func (c *blobWriter) finish() (*Result, error) {
 	fail := func(err error) (*Result, error) { return nil, fmt.Errorf("zstd:chunked writer: %w", err) }
 	ts, err := c.tarSplit.finish()

@@ -8,7 +8,7 @@ import (
 
 // ErrDuplicatePath is wrapped by DuplicatePathError: tar-split cannot
 // record a tar holding the same path twice, so neither upstream's writer
-// nor ours can convert one (FORMATS §2.2).
+// nor ours can convert one (FORMATS.md "tar-split-encoding").
 var ErrDuplicatePath = storage.ErrDuplicatePath
 
 // UnsupportedEntryError reports a tar entry the format cannot describe: a

@@ -14,7 +14,7 @@ import (
 
 // checkChunkRanges decodes every chunk's compressed range on its own, as a
 // partial pull does, and checks it against the TOC: each range must start
-// a frame and hold exactly the chunk (FORMATS §1.2, §1.8). Ranges are
+// a frame and hold exactly the chunk (FORMATS.md "zstd-frames", "chunk-ranges"). Ranges are
 // derived like upstream's reader: up to the next chunk's offset, the last
 // chunk up to the file's endOffset.
 func checkChunkRanges(t *testing.T, blob []byte, d wTOC, tocOffset uint64) {
@@ -118,7 +118,7 @@ func TestWriterFramesAndFooter(t *testing.T) {
 func blobBytes(blob []byte, p Position) []byte { return blob[p.Offset : p.Offset+p.Length] }
 
 // parseFooter reads the footer the way a footer-reading tool would
-// (FORMATS §1.4); test-only, readers use the annotations.
+// (FORMATS.md "zstd-footer"); test-only, readers use the annotations.
 func parseFooter(blob []byte) (Annotations, error) {
 	var a Annotations
 	f := blob[len(blob)-trailerSize:]

@@ -27,7 +27,7 @@ func newWriterConfig(opts []WriterOption) writerConfig {
 // default speed class whatever the level, see newMetaEncoder.
 func WithLevel(level int) WriterOption { return func(c *writerConfig) { c.level = level } }
 
-// WithoutCompression writes the "convert_images" variant (FORMATS §4): the
+// WithoutCompression writes the "convert_images" variant (FORMATS.md "convert-variant"): the
 // same layout with the raw tar in place of zstd frames and the TOC and
 // tar-split stored raw. It is not a valid zstd blob and must never be
 // published; the TOC digest annotation is the digest of the raw TOC JSON.

@@ -11,7 +11,7 @@ import (
 )
 
 // TestWriterUncompressedVariant checks the "convert_images" layout
-// (FORMATS §4) directly: the raw tar, then the raw TOC and tar-split at the
+// (FORMATS.md "convert-variant") directly: the raw tar, then the raw TOC and tar-split at the
 // announced positions, digests over the raw bytes, offsets into the tar.
 // Our read side only reads compressed metadata, so the TOC and tar-split
 // are checked with its validation and consistency passes instead of Load.

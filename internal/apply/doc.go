@@ -10,7 +10,7 @@
 // the ordinary pull in pkg/archive rejects breakouts, and so do we).
 //
 // Where upstream's chunked differ and the ordinary pull (pkg/archive.Unpack)
-// disagree in ways BEHAVIOUR.md records as accidents, this package follows
+// disagree in ways docs/BEHAVIOUR.md records as accidents, this package follows
 // the ordinary pull: symlinks get owner, times and xattrs; devices and
 // fifos are created; directory times are restored after their children
 // exist (FinishDirs); IDs are mapped container→host, ChownOpts included;

@@ -23,7 +23,7 @@ func requireRoot(tb testing.TB) {
 	}
 }
 
-// tocType maps tar typeflags to TOC entry types (FORMATS §1.7).
+// tocType maps tar typeflags to TOC entry types (FORMATS.md "toc-schema").
 var tocType = map[byte]string{
 	tar.TypeReg: toc.TypeReg, tar.TypeLink: toc.TypeHardlink, tar.TypeSymlink: toc.TypeSymlink,
 	tar.TypeChar: toc.TypeChar, tar.TypeBlock: toc.TypeBlock, tar.TypeDir: toc.TypeDir,

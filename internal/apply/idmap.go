@@ -21,7 +21,7 @@ const OverrideStatXattr = idtools.ContainersOverrideXattr
 // ID mapping follows pkg/archive.Unpack (remapIDs): the IDs are ChownOpts if
 // set, else the entry's; then, if any mapping is set, they are translated
 // container→host (ToHost). Upstream's chunked differ maps host→container,
-// skips ChownOpts when GIDMaps is empty, and BEHAVIOUR §6.1 calls that
+// skips ChownOpts when GIDMaps is empty, and BEHAVIOUR.md "id-mapping" calls that
 // unexplained: a layer's IDs are container IDs, so ToHost is the direction
 // that makes the staged tree look like an ordinary pull.
 //

@@ -15,7 +15,7 @@ import (
 const resolveFlags = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
 
 // implicitDirMode is the mode of parents created on demand. Upstream uses 0
-// (BEHAVIOUR §4.2, an observed accident: the layer is unreadable until a
+// (BEHAVIOUR.md "path-sanitisation", an observed accident: the layer is unreadable until a
 // dir entry fixes it); pkg/archive uses 0777&^umask. 0755 is what a dir
 // entry almost always says, and a later dir entry overrides it anyway.
 const implicitDirMode = 0o755

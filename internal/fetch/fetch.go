@@ -18,7 +18,7 @@ import (
 // Chunk is one piece of a file in the blob.
 type Chunk struct {
 	// Offset and Length are the compressed byte range in the blob. Length
-	// may include trailing frames (FORMATS §1.8): decoding stops after Size
+	// may include trailing frames (FORMATS.md "chunk-ranges"): decoding stops after Size
 	// bytes and the rest is discarded.
 	Offset, Length int64
 	Size           int64         // uncompressed bytes this chunk produces

@@ -52,7 +52,7 @@ func zstdFiles(t testing.TB, l testutil.Layer) []fetch.File {
 	return groupFiles(t, decodeEntries(t, bytes.NewReader(raw)), off, nil)
 }
 
-// estargzSkip is the eStargz reader's skip list (FORMATS §3.4).
+// estargzSkip is the eStargz reader's skip list (FORMATS.md "estargz-toc").
 func estargzSkip(name string) bool {
 	switch name {
 	case ".prefetch.landmark", ".no.prefetch.landmark", "stargz.index.json":
@@ -80,7 +80,7 @@ func estargzFiles(t testing.TB, l testutil.Layer) []fetch.File {
 	return groupFiles(t, decodeEntries(t, tr), tocOff, estargzSkip)
 }
 
-// groupFiles applies the reader rules of FORMATS §1.8: group each reg entry
+// groupFiles applies the reader rules of FORMATS.md "chunk-ranges": group each reg entry
 // with the chunk entries after it, derive each chunk's range from the next
 // offsets (the last one ending at the group end, or at the next entry's
 // offset, or at tocOff), and its size from chunkSize or the remainder.

@@ -1,7 +1,7 @@
 // Package index is a content index of the layers in a containers/storage
 // store: it maps file digests and chunk digests (sha256) to where those bytes
 // already live on disk, so a pull can fetch only what the store lacks
-// (BEHAVIOUR §6.4–6.5 describe how upstream uses its equivalent, §7 its
+// (rule "reuse" in docs/BEHAVIOUR.md; upstream's equivalent is its
 // layers cache).
 //
 // # What is indexed

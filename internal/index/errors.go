@@ -21,7 +21,7 @@ var (
 )
 
 // LayerError reports a per-layer failure. These never make Open fail: the
-// layer is rebuilt, or left out of the index (BEHAVIOUR §7 does the same).
+// layer is rebuilt, or left out of the index (upstream's layers cache does the same, BEHAVIOUR.md "reuse").
 type LayerError struct {
 	Layer string
 	// Op is "load" (an existing file was rejected and rebuilt), "build",

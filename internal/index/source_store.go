@@ -13,7 +13,7 @@ import (
 	graphdriver "go.podman.io/storage/drivers"
 )
 
-// Big-data items of a layer pulled with a TOC (FORMATS §5.1).
+// Big-data items of a layer pulled with a TOC (FORMATS.md "big-data").
 const (
 	bigDataTOC       = "zstd-chunked-manifest"
 	bigDataLayerData = "zstd-chunked-layer-data"

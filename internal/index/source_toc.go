@@ -8,7 +8,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 )
 
-// Names upstream drops from eStargz TOCs before applying (FORMATS §3.4):
+// Names upstream drops from eStargz TOCs before applying (FORMATS.md "estargz-toc"):
 // they are not in the layer's directory.
 var estargzSkip = map[string]bool{
 	".prefetch.landmark":    true,
@@ -25,7 +25,7 @@ type fileState struct {
 	broken bool  // chunks inconsistent: index no more of them
 }
 
-// buildFromTOC streams the TOC JSON (FORMATS §1.7–1.8) and records every
+// buildFromTOC streams the TOC JSON (FORMATS.md "toc-schema", "chunk-ranges") and records every
 // regular file and data chunk. It derives chunk sizes like the reader rules
 // (chunkSize, or the rest of the file) but needs no blob offsets, so it does
 // not use internal/layout, which validates them and holds all entries.

@@ -1,6 +1,6 @@
 // Package layout turns a TOC into what applying a layer needs: every
 // non-chunk entry in order, and for each regular file its payload chunks with
-// their compressed byte ranges (FORMATS §1.8). It is shared by zstd:chunked
+// their compressed byte ranges (FORMATS.md "chunk-ranges"). It is shared by zstd:chunked
 // and eStargz; it reads no bytes of the blob.
 package layout
 

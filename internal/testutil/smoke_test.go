@@ -42,7 +42,7 @@ func TestSmokeUpstreamPull(t *testing.T) {
 	quirks, rest := splitQuirks(want, Diff(want, onDisk, IgnoreXattrPrefix("trusted.overlay.")))
 	require.Empty(t, rest, "layer directory differs from the input beyond known upstream quirks")
 	if len(quirks) > 0 {
-		t.Logf("upstream v1.65.1 quirks in the partially pulled layer directory (BEHAVIOUR §6.3): %d differences: "+
+		t.Logf("upstream v1.65.1 quirks in the partially pulled layer directory (BEHAVIOUR.md \"upstream-quirks\"): %d differences: "+
 			"device nodes and fifos are not created, symlink mtimes are not set, mtimes of directories that get children are lost; first ones:\n%s",
 			len(quirks), strings.Join(quirks[:min(len(quirks), 12)], "\n"))
 	}
