@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/chunkdiff/chunkdiff/formats"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -55,12 +56,10 @@ type Sink interface {
 
 // Defaults for Options.
 const (
-	// DefaultMaxRangesPerRequest is upstream's maxNumberMissingChunks:
-	// registries and proxies limit the size of a Range header.
-	DefaultMaxRangesPerRequest = 1024
-	// DefaultAutoMergeGap is upstream's autoMergePartsThreshold: skipping
-	// this many bytes is cheaper than a multipart boundary.
-	DefaultAutoMergeGap = 1024
+	// DefaultMaxRangesPerRequest and DefaultAutoMergeGap are defined, with
+	// their reasons, next to the other limits in package formats.
+	DefaultMaxRangesPerRequest = formats.DefaultMaxRangesPerRequest
+	DefaultAutoMergeGap        = formats.DefaultAutoMergeGap
 	// DefaultRequestCost is what one extra GetBlobAt call is worth in
 	// downloaded bytes (a round trip at registry speeds), see plan.go.
 	DefaultRequestCost = 1 << 20
