@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
+	"github.com/chunkdiff/chunkdiff/internal/diffid"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
 	chunked "go.podman.io/storage/pkg/chunked"
 )
@@ -114,7 +115,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	}
 	m.tarSplit = ts
 	if err := readRange(ctx, st, func(r io.Reader) error {
-		return read(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, ts, "tar-split")
+		return read(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, diffid.LimitLineWriter(ts, diffid.MaxTarSplitLine), "tar-split")
 	}); err != nil {
 		return nil, err
 	}

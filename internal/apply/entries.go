@@ -233,8 +233,9 @@ func (r *Root) Device(e *toc.Entry) error {
 
 // Hardlink links e.Name to e.LinkName, both in-root and without following
 // symlinks in either parent chain, then applies e's attributes to the
-// shared inode (like upstream), which is always one this layer owns. Call it after everything else exists. A
-// non-directory already at e.Name is replaced, as upstream does.
+// shared inode (like upstream), which is always one this layer owns. Call
+// it after everything else exists. Nothing already at e.Name is replaced
+// (upstream replaces it; see Names for why we do not).
 func (r *Root) Hardlink(e *toc.Entry) error {
 	p, err := r.prepare(e, toc.TypeHardlink)
 	if err != nil {
@@ -279,10 +280,8 @@ func (r *Root) Hardlink(e *toc.Entry) error {
 	// Flags 0: a symlink target is linked itself, never followed.
 	err = unix.Linkat(tparent.fd, tbase, parent.fd, base, 0)
 	if errors.Is(err, unix.EEXIST) {
-		if uerr := unix.Unlinkat(parent.fd, base, 0); uerr != nil {
-			return &ConflictError{Name: p.name, Reason: "exists and cannot be replaced", Err: uerr}
-		}
-		err = unix.Linkat(tparent.fd, tbase, parent.fd, base, 0)
+		// Never replaced: see Names.
+		return &ConflictError{Name: p.name, Reason: "already exists", Err: err}
 	}
 	if err != nil {
 		return entryErr(p.name, fmt.Sprintf("linkat %q", target), err)

@@ -138,3 +138,31 @@ func equalState(a, b inodeState) bool {
 	}
 	return true
 }
+
+func TestNames(t *testing.T) {
+	add := func(n *Names, typ, name, link string) error {
+		return n.Add(&toc.Entry{Type: typ, Name: name, LinkName: link})
+	}
+	n := NewNames()
+	must(t, add(n, toc.TypeDir, "./", ""))
+	must(t, add(n, toc.TypeDir, "d/", ""))
+	must(t, add(n, toc.TypeReg, "d/f", ""))
+	must(t, add(n, toc.TypeHardlink, "/d/h", "./d/f"))
+	for _, bad := range []struct {
+		typ, name, link string
+		want            error
+	}{
+		{toc.TypeReg, "/d/f", "", ErrDuplicateEntry},
+		{toc.TypeSymlink, "./d/h", "/etc/passwd", ErrDuplicateEntry},
+		{toc.TypeDir, "./d", "", ErrDuplicateEntry},
+		{toc.TypeDir, "/", "", ErrDuplicateEntry},
+		{toc.TypeHardlink, "x", "later", ErrLinkOrder},
+		{toc.TypeHardlink, "y", "d", ErrConflict},
+		{toc.TypeHardlink, "z", "../../etc/passwd", ErrInsecurePath},
+		{toc.TypeReg, "../escape", "", ErrInsecurePath},
+	} {
+		if err := add(n, bad.typ, bad.name, bad.link); !errors.Is(err, bad.want) {
+			t.Errorf("%s %q -> %q: %v, want %v", bad.typ, bad.name, bad.link, err, bad.want)
+		}
+	}
+}
