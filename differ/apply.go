@@ -10,6 +10,7 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
@@ -89,6 +90,9 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, d.fail(err)
 	}
 	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
+	if err := root.CheckFits(regularBytes(items)); err != nil {
+		return out, d.fail(err) // before anything is staged
+	}
 	var loc locator
 	if p.meta.conversion() == nil { // a converted layer is already local
 		d.mu.Lock()
@@ -137,6 +141,17 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, err
 	}
 	return out, nil
+}
+
+// regularBytes is the file content a layer declares (apply.CheckFits).
+func regularBytes(items []layout.Item) uint64 {
+	var n uint64
+	for i := range items {
+		if items[i].Entry.Type == toc.TypeReg {
+			n = apply.SumSizes(n, items[i].Entry.Size)
+		}
+	}
+	return n
 }
 
 // emptyDir removes everything inside dir (not dir itself, which the driver

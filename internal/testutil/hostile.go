@@ -205,16 +205,22 @@ func (c *Crafted) Rename(tb testing.TB, from, to string) {
 	}
 }
 
-// renameHeaders rewrites the name field of every 512-byte tar header block
-// in p named from, with a fresh checksum.
+// renameHeaders rewrites the name field of every tar header block in p
+// named from.
 func renameHeaders(p []byte, from, to string) int {
+	return editHeaders(p, from, func(blk []byte) { copy(blk, to) })
+}
+
+// editHeaders applies edit to every 512-byte USTAR header block in p whose
+// name is name, and gives it a fresh checksum.
+func editHeaders(p []byte, name string, edit func(blk []byte)) int {
 	n := 0
 	for off := 0; off+512 <= len(p); off++ {
 		blk := p[off : off+512]
-		if string(blk[:len(from)]) != from || (len(from) < 100 && blk[len(from)] != 0) || string(blk[257:262]) != "ustar" {
+		if string(blk[:len(name)]) != name || (len(name) < 100 && blk[len(name)] != 0) || string(blk[257:262]) != "ustar" {
 			continue
 		}
-		copy(blk, to)
+		edit(blk)
 		var sum int64
 		for i, b := range blk {
 			if i >= 148 && i < 156 {
@@ -226,4 +232,28 @@ func renameHeaders(p []byte, from, to string) int {
 		n++
 	}
 	return n
+}
+
+// SetFileSize declares name's size as size in the TOC, the tar-split file
+// entry and its tar header (GNU base-256, so any int64 fits): the layer
+// stays consistent while its content is not there.
+func (c *Crafted) SetFileSize(tb testing.TB, name string, size int64) {
+	tb.Helper()
+	e := c.Entry(tb, name)
+	e["size"] = size
+	c.FileEntry(tb, name).Size = size
+	n := 0
+	for i := range c.TarSplit {
+		if s := &c.TarSplit[i]; s.Type == storage.SegmentType {
+			n += editHeaders(s.Payload, name, func(blk []byte) {
+				field := blk[124:136]
+				clear(field)
+				field[0] = 0x80
+				binary.BigEndian.PutUint64(field[4:], uint64(size))
+			})
+		}
+	}
+	if n != 1 {
+		tb.Fatalf("SetFileSize %q: %d headers found, want 1", name, n)
+	}
 }
