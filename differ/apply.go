@@ -1,7 +1,6 @@
 package differ
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -211,9 +210,9 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	}
 	var stats fetch.Stats
 	if flat {
-		stats, _, err = m.flatTree(context.Background(), src, fopts, started)
+		stats, _, err = m.flatTree(d.runCtx(), src, fopts, started)
 	} else {
-		stats, err = m.tree(context.Background(), src, fopts, started)
+		stats, err = m.tree(d.runCtx(), src, fopts, started)
 	}
 	if job != nil {
 		if err != nil {

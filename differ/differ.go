@@ -37,6 +37,7 @@ type Differ struct {
 	indexStats *IndexSummary
 	indexErr   string
 	err        error // the hard error, in Failed
+	life       lifetime
 }
 
 var _ graphdriver.Differ = (*Differ)(nil)
@@ -117,8 +118,9 @@ func (d *Differ) start(ctx context.Context, blobDigest digest.Digest, blobSize i
 	}
 	d.mu.Lock()
 	d.ctx = c
+	d.life = newLifetime(ctx)
 	d.mu.Unlock()
-	return d.load(ctx, c)
+	return d.load(d.runCtx(), c)
 }
 
 // State returns the current lifecycle state.
@@ -212,6 +214,7 @@ func (d *Differ) Close() error {
 	if d.machine.Current() == states.Closed {
 		return nil
 	}
+	d.endLifetime()
 	d.closeIndex()
 	err := d.releaseCurrent()
 	if aerr := d.advance(states.Close, states.Reason{}, nil, closed{}); aerr != nil {
