@@ -15,9 +15,14 @@ import (
 // bodies, files, pipes); a Read that ignores Close keeps only the pump
 // goroutine, inside the source's own code, until that Read returns.
 
-// pumpBufSize is the largest read handed to the source at once; the pump
-// owns one such buffer per stream (pooled).
-const pumpBufSize = 64 << 10
+// The pump reads only when asked, so the source's stream is never read
+// and closed at once except to interrupt a Read after cancellation (some
+// streams, multipart parts, must not be). It reads pumpBufSize at a time
+// whatever the caller asked, so one hand-off serves several small Reads.
+
+// pumpBufSize is the read handed to the source at once; the pump owns one
+// such buffer per stream (pooled).
+const pumpBufSize = 256 << 10
 
 var pumpBufs = sync.Pool{New: func() any { b := make([]byte, pumpBufSize); return &b }}
 
@@ -66,7 +71,7 @@ func (s *pumped) Read(p []byte) (int, error) {
 		s.start()
 	}
 	if !s.waiting {
-		s.req <- min(len(p), pumpBufSize) // buffered, and the pump is idle: never blocks
+		s.req <- pumpBufSize // buffered, and the pump is idle: never blocks
 		s.waiting = true
 	}
 	select {
