@@ -90,6 +90,11 @@ func (l *limited) ReadByte() (byte, error) {
 	return b, err
 }
 
+// MaxZstdWindow caps the window a chunk's zstd frame may ask for, and so a
+// worker's decoder memory: writers use at most 8 MiB (what RFC 8878 asks
+// decoders to support); a hostile frame header asking for 2 GiB fails.
+const MaxZstdWindow = 32 << 20
+
 // decoder is a worker's reusable decompressor.
 type decoder struct {
 	codec Codec
@@ -111,7 +116,7 @@ func (d *decoder) reset(r *limited) (io.Reader, error) {
 			// hostile frame header cannot make it allocate more than
 			// upstream's writers ever need (8 MiB) with room to spare.
 			zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxWindow(32<<20))
+				zstd.WithDecoderMaxWindow(MaxZstdWindow))
 			if err != nil {
 				return nil, err
 			}

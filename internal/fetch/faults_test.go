@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
@@ -456,4 +457,46 @@ func TestFetchCancel(t *testing.T) {
 		sink.checkAllClosed(t)
 		t.Log(err)
 	})
+}
+
+// A stalled stream (Read blocks until the stream is closed, or ignores
+// Close) or a source that never closes its channels ends Fetch with the
+// context's error after cancellation; every file is closed as failed, and
+// once the lifetime attached to the context ends (the differ's ends at
+// Close) no goroutine of ours is left, even if the source never closes its
+// channels.
+func TestFetchEndsOnCancelWhateverTheSource(t *testing.T) {
+	blob, files, _ := rawLayout(7, 20)
+	for name, opts := range map[string][]testutil.SourceOption{
+		"stalled stream":         {testutil.Stall(-1, false)},
+		"read ignores close":     {testutil.Stall(-1, true)},
+		"channels never closed":  {testutil.StreamLimit(0), testutil.NeverClose()},
+		"all sent, never closed": {testutil.NeverClose()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := testutil.NewSource(blob, opts...)
+			sink := newDirSink(t)
+			life, endLife := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancel(blobstream.WithLifetime(context.Background(), life))
+			done := make(chan error, 1)
+			go func() {
+				_, err := fetch.Fetch(ctx, src, files, sink, fetch.Options{Codec: fetch.Raw})
+				done <- err
+			}()
+			time.AfterFunc(20*time.Millisecond, cancel)
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("Fetch: %v, want context.Canceled", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Fetch still running 20s after cancellation")
+			}
+			sink.checkAllClosed(t)
+			endLife()
+			testutil.WaitNoGoroutines(t, "testutil.(*stalled).Read")
+			src.Release()
+			testutil.WaitNoGoroutines(t)
+		})
+	}
 }
