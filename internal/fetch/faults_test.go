@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/klauspost/compress/zstd"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -499,4 +502,44 @@ func TestFetchEndsOnCancelWhateverTheSource(t *testing.T) {
 			testutil.WaitNoGoroutines(t)
 		})
 	}
+}
+
+// A chunk frame whose header asks for a window over MaxZstdWindow fails
+// with the decoder's error instead of making it allocate that window.
+func TestFetchRefusesHugeZstdWindow(t *testing.T) {
+	content := bytes.Repeat([]byte("window bomb "), 1000)
+	var frame bytes.Buffer
+	enc, err := zstd.NewWriter(&frame, zstd.WithSingleSegment(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The window descriptor (RFC 8878 §3.1.1.1.2) follows the frame
+	// header descriptor when Single_Segment is unset: ask for 2^26 = 64 MiB.
+	b := frame.Bytes()
+	if b[4]&0x20 != 0 {
+		t.Fatal("setup: single-segment frame has no window descriptor")
+	}
+	b[5] = (26 - 10) << 3
+	dg := digest.FromBytes(content)
+	files := []fetch.File{{Name: "f", Size: int64(len(content)), Digest: dg,
+		Chunks: []fetch.Chunk{{Offset: 0, Length: int64(frame.Len()), Size: int64(len(content)), Digest: dg}}}}
+	sink := newDirSink(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = fetch.Fetch(context.Background(), testutil.NewSource(frame.Bytes()), files, sink, fetch.Options{Codec: fetch.Zstd})
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "window") {
+		t.Fatalf("Fetch: %v, want a window size error", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > fetch.MaxZstdWindow {
+		t.Errorf("%d bytes allocated, more than MaxZstdWindow", alloc)
+	}
+	sink.checkAllClosed(t)
 }
