@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -24,12 +25,23 @@ var ErrLinkOrder = errors.New("hard link before its target")
 // bytes). So: every path is named once, directories included (an ordinary
 // pull refuses repeated paths too: the store's tar-split packer rejects
 // them), and a hard link comes after its target, which is not a directory.
+//
+// Paths are kept as 16-byte hashes (128 bits of SHA-256 make a collision
+// negligible), so the binding costs a fixed few dozen bytes per entry
+// however long the names are.
 type Names struct {
-	kinds map[string]string // cleaned name → entry type
+	kinds map[pathKey]string // cleaned name → entry type (a constant string)
+}
+
+type pathKey [16]byte
+
+func keyOfPath(clean string) pathKey {
+	s := sha256.Sum256([]byte(clean))
+	return pathKey(s[:16])
 }
 
 // NewNames starts an empty binding.
-func NewNames() *Names { return &Names{kinds: map[string]string{}} }
+func NewNames() *Names { return &Names{kinds: map[pathKey]string{}} }
 
 // Add binds e's path, or says why it cannot be bound.
 func (n *Names) Add(e *toc.Entry) error {
@@ -37,7 +49,8 @@ func (n *Names) Add(e *toc.Entry) error {
 	if err != nil {
 		return err
 	}
-	if prev, ok := n.kinds[name]; ok {
+	key := keyOfPath(name)
+	if prev, ok := n.kinds[key]; ok {
 		return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("the layer already has this path as a %q entry; a %q entry may not replace it", prev, e.Type), Err: ErrDuplicateEntry}
 	}
 	if e.Type == toc.TypeHardlink {
@@ -45,13 +58,24 @@ func (n *Names) Add(e *toc.Entry) error {
 		if err != nil || target == "" {
 			return &InsecurePathError{Name: e.Name, Reason: fmt.Sprintf("link target %q is not local to the layer root", e.LinkName)}
 		}
-		switch kind, ok := n.kinds[target]; {
+		switch kind, ok := n.kinds[keyOfPath(target)]; {
 		case !ok:
 			return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("link target %q is not created by an earlier entry", e.LinkName), Err: ErrLinkOrder}
 		case kind == toc.TypeDir:
 			return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("link target %q is a directory", e.LinkName)}
 		}
 	}
-	n.kinds[name] = e.Type
+	n.kinds[key] = typeConst(e.Type)
 	return nil
+}
+
+// typeConst returns the package constant equal to t, so the map does not
+// keep the decoded entry's string alive.
+func typeConst(t string) string {
+	for _, c := range []string{toc.TypeReg, toc.TypeDir, toc.TypeSymlink, toc.TypeHardlink, toc.TypeChar, toc.TypeBlock, toc.TypeFifo} {
+		if t == c {
+			return c
+		}
+	}
+	return "other"
 }
