@@ -19,9 +19,10 @@ import (
 // speed goal: a fixed call returns in milliseconds, a broken one never.
 const hangBound = 20 * time.Second
 
-// stalledPump is the one goroutine allowed to outlive Close: a pump blocked
-// in a source Read that ignores Close (it is the source's to return).
-const stalledPump = "testutil.(*stalled).Read"
+// stalledInSource are the goroutines allowed to outlive Close: a pump blocked
+// in a source Read that ignores Close, or a GetBlobAt call that never
+// returns (it is the source's to return).
+var stalledInSource = []string{"testutil.(*stalled).Read", "testutil.(*Source).GetBlobAt"}
 
 // cancelled runs fn with a context cancelled after a short delay and
 // returns fn's error, failing the test if fn does not return in hangBound
@@ -52,6 +53,7 @@ func TestNewDifferEndsOnCancel(t *testing.T) {
 		"read ignores close":        {testutil.Stall(-1, true)},
 		"channels never closed":     {testutil.StreamLimit(0), testutil.NeverClose()},
 		"stream sent, never closed": {testutil.NeverClose(), testutil.Stall(-1, false)},
+		"call never answered":       {testutil.StallCall()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			testutil.WaitNoGoroutines(t)
@@ -67,7 +69,7 @@ func TestNewDifferEndsOnCancel(t *testing.T) {
 			assert.ErrorIs(t, err, context.Canceled)
 			assert.Equal(t, states.Failed, d.State())
 			require.NoError(t, d.Close())
-			testutil.WaitNoGoroutines(t, stalledPump)
+			testutil.WaitNoGoroutines(t, stalledInSource...)
 			src.Release()
 			testutil.WaitNoGoroutines(t)
 		})
@@ -84,6 +86,7 @@ func TestApplyDiffEndsOnCancel(t *testing.T) {
 		"read ignores close":     {testutil.FromCall(2, testutil.Stall(-1, true))},
 		"channels never closed":  {testutil.FromCall(2, testutil.StreamLimit(0), testutil.NeverClose())},
 		"all sent, never closed": {testutil.FromCall(2, testutil.NeverClose())},
+		"call never answered":    {testutil.FromCall(2, testutil.StallCall())},
 	} {
 		t.Run(name, func(t *testing.T) {
 			testutil.WaitNoGoroutines(t)
@@ -106,7 +109,7 @@ func TestApplyDiffEndsOnCancel(t *testing.T) {
 			_, serr := os.Stat(target)
 			assert.True(t, errors.Is(serr, os.ErrNotExist), "no staging dir left")
 			require.NoError(t, d.Close())
-			testutil.WaitNoGoroutines(t, stalledPump)
+			testutil.WaitNoGoroutines(t, stalledInSource...)
 			src.Release()
 			testutil.WaitNoGoroutines(t)
 		})

@@ -15,7 +15,7 @@ import (
 // (BEHAVIOUR §1.2). what names the range in the errors fetchRange makes;
 // fn's errors are returned as they are.
 func fetchRange(ctx context.Context, src chunked.ImageSourceSeekable, c chunked.ImageSourceChunk, what string, fn func(io.Reader) error) error {
-	ch, errs, err := src.GetBlobAt([]chunked.ImageSourceChunk{c})
+	r, err := blobstream.Get(ctx, src, []chunked.ImageSourceChunk{c}) // ends with ctx even if the source does not
 	if err != nil {
 		var bad chunked.ErrBadRequest
 		if errors.As(err, &bad) {
@@ -23,7 +23,6 @@ func fetchRange(ctx context.Context, src chunked.ImageSourceSeekable, c chunked.
 		}
 		return fmt.Errorf("eStargz: requesting the %s: %w", what, err)
 	}
-	r := blobstream.New(ch, errs, 1)
 	rc, err := r.Next(ctx)
 	if err != nil {
 		err = fmt.Errorf("eStargz %s: %w", what, err)

@@ -54,7 +54,7 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 	if ann.HasTarSplitPosition() {
 		ranges = append(ranges, chunked.ImageSourceChunk{Offset: ann.TarSplit.Offset, Length: ann.TarSplit.Length})
 	}
-	ch, errs, err := src.GetBlobAt(ranges)
+	st, err := blobstream.Get(ctx, src, ranges) // ends with ctx even if the source does not
 	if err != nil {
 		var bad chunked.ErrBadRequest
 		if errors.As(err, &bad) {
@@ -62,7 +62,6 @@ func Load(ctx context.Context, src chunked.ImageSourceSeekable, blobSize int64, 
 		}
 		return nil, fmt.Errorf("zstd:chunked: requesting TOC and tar-split: %w", err)
 	}
-	st := blobstream.New(ch, errs, len(ranges))
 	drained := false
 	defer func() {
 		if !drained {

@@ -475,6 +475,7 @@ func TestFetchEndsOnCancelWhateverTheSource(t *testing.T) {
 		"read ignores close":     {testutil.Stall(-1, true)},
 		"channels never closed":  {testutil.StreamLimit(0), testutil.NeverClose()},
 		"all sent, never closed": {testutil.NeverClose()},
+		"call never answered":    {testutil.StallCall()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := testutil.NewSource(blob, opts...)
@@ -497,7 +498,7 @@ func TestFetchEndsOnCancelWhateverTheSource(t *testing.T) {
 			}
 			sink.checkAllClosed(t)
 			endLife()
-			testutil.WaitNoGoroutines(t, "testutil.(*stalled).Read")
+			testutil.WaitNoGoroutines(t, "testutil.(*stalled).Read", "testutil.(*Source).GetBlobAt")
 			src.Release()
 			testutil.WaitNoGoroutines(t)
 		})

@@ -94,6 +94,10 @@ func (s *Source) GetBlobAt(chunks []chunked.ImageSourceChunk) (chan io.ReadClose
 	}
 	s.mu.Unlock()
 
+	if b.stallCall {
+		<-s.release // a registry that never answers
+		return nil, nil, ErrReleased
+	}
 	switch {
 	case b.failErr != nil:
 		return nil, nil, b.failErr

@@ -23,6 +23,7 @@ type behaviour struct {
 	stallIdx     int // -2 = none, -1 = all
 	stallForever bool
 	neverClose   bool
+	stallCall    bool
 	release      chan struct{} // the source's, set per call
 
 	scoped []scopedOption
@@ -127,6 +128,10 @@ func Stall(i int, forever bool) SourceOption {
 // stream (combine with StreamLimit(0) for a source that sends nothing),
 // until Source.Release.
 func NeverClose() SourceOption { return func(b *behaviour) { b.neverClose = true } }
+
+// StallCall makes GetBlobAt itself block until Source.Release (a registry
+// that accepts the request and never answers).
+func StallCall() SourceOption { return func(b *behaviour) { b.stallCall = true } }
 
 // MultiRangeMode is a registry's answer to a multi-range request.
 type MultiRangeMode int
