@@ -45,9 +45,9 @@ func stageOurs(t *testing.T, layer testutil.Layer) (map[string]testutil.FileInfo
 	return testutil.Snapshot(t, out.Target), out.UncompressedDigest, nil
 }
 
-// ordinary extracts tarBytes the way an ordinary pull does (pkg/archive
+// ordinaryExtraction extracts tarBytes the way an ordinary pull does (pkg/archive
 // through the store's ApplyDiff); ok is false when that extraction fails.
-func ordinary(t *testing.T, tarBytes []byte) (map[string]testutil.FileInfo, bool) {
+func ordinaryExtraction(t *testing.T, tarBytes []byte) (map[string]testutil.FileInfo, bool) {
 	t.Helper()
 	store := testutil.NewOverlayStore(t, nil)
 	l, _, err := store.PutLayer("", "", nil, "", false, nil, bytes.NewReader(tarBytes))
@@ -63,7 +63,7 @@ func ordinary(t *testing.T, tarBytes []byte) (map[string]testutil.FileInfo, bool
 func requireBound(t *testing.T, tarBytes []byte, layer testutil.Layer, errs ...error) {
 	t.Helper()
 	got, dg, err := stageOurs(t, layer)
-	want, ok := ordinary(t, tarBytes)
+	want, ok := ordinaryExtraction(t, tarBytes)
 	if err != nil {
 		matched := false
 		for _, e := range errs {
@@ -109,30 +109,30 @@ func craftedLayer(t *testing.T, entries []testutil.Entry) testutil.Layer {
 	return c.Build(t)
 }
 
-func hdr(typ byte, name, link string, mode int64) *tar.Header {
+func hostileHdr(typ byte, name, link string, mode int64) *tar.Header {
 	return &tar.Header{Typeflag: typ, Name: name, Linkname: link, Mode: mode, ModTime: time.Unix(1700000000, 0)}
 }
 
 // The staged tree is bound to the DiffID for names that alias each other,
 // hard links followed by a replacement, duplicates and type swaps.
 func TestStagedTreeIsTheTarTheDiffIDDescribes(t *testing.T) {
-	f := testutil.Entry{Header: hdr(tar.TypeReg, "f", "", 0o644), Data: []byte("the original file f")}
+	f := testutil.Entry{Header: hostileHdr(tar.TypeReg, "f", "", 0o644), Data: []byte("the original file f")}
 	other := []byte("other bytes, a different size")
 	cases := map[string][]testutil.Entry{}
 	for _, name := range []string{"h", "/h", "./h"} {
-		cases["link then file "+name] = []testutil.Entry{f, {Header: hdr(tar.TypeLink, "h", "f", 0o644)}, {Header: hdr(tar.TypeReg, name, "", 0o4755), Data: other}}
-		cases["link then symlink "+name] = []testutil.Entry{f, {Header: hdr(tar.TypeLink, "h", "f", 0o644)}, {Header: hdr(tar.TypeSymlink, name, "/etc/passwd", 0o777)}}
-		cases["file then link "+name] = []testutil.Entry{f, {Header: hdr(tar.TypeReg, "h", "", 0o644), Data: other}, {Header: hdr(tar.TypeLink, name, "f", 0o644)}}
+		cases["link then file "+name] = []testutil.Entry{f, {Header: hostileHdr(tar.TypeLink, "h", "f", 0o644)}, {Header: hostileHdr(tar.TypeReg, name, "", 0o4755), Data: other}}
+		cases["link then symlink "+name] = []testutil.Entry{f, {Header: hostileHdr(tar.TypeLink, "h", "f", 0o644)}, {Header: hostileHdr(tar.TypeSymlink, name, "/etc/passwd", 0o777)}}
+		cases["file then link "+name] = []testutil.Entry{f, {Header: hostileHdr(tar.TypeReg, "h", "", 0o644), Data: other}, {Header: hostileHdr(tar.TypeLink, name, "f", 0o644)}}
 	}
-	cases["duplicate file"] = []testutil.Entry{f, {Header: hdr(tar.TypeReg, "./f", "", 0o600), Data: other}}
-	cases["duplicate symlink"] = []testutil.Entry{{Header: hdr(tar.TypeSymlink, "s", "a", 0o777)}, {Header: hdr(tar.TypeSymlink, "/s", "/etc/passwd", 0o777)}}
-	cases["file then dir"] = []testutil.Entry{f, {Header: hdr(tar.TypeDir, "f/", "", 0o755)}}
-	cases["dir then file"] = []testutil.Entry{{Header: hdr(tar.TypeDir, "d/", "", 0o755)}, {Header: hdr(tar.TypeReg, "/d", "", 0o644), Data: other}}
-	cases["symlink then dir"] = []testutil.Entry{{Header: hdr(tar.TypeSymlink, "d", "/etc", 0o777)}, {Header: hdr(tar.TypeDir, "./d/", "", 0o755)}}
-	cases["link before its target"] = []testutil.Entry{{Header: hdr(tar.TypeLink, "h", "f", 0o644)}, f}
-	cases["link to a later replaced target"] = []testutil.Entry{f, {Header: hdr(tar.TypeLink, "h", "f", 0o644)}, {Header: hdr(tar.TypeReg, "/f", "", 0o644), Data: other}}
+	cases["duplicate file"] = []testutil.Entry{f, {Header: hostileHdr(tar.TypeReg, "./f", "", 0o600), Data: other}}
+	cases["duplicate symlink"] = []testutil.Entry{{Header: hostileHdr(tar.TypeSymlink, "s", "a", 0o777)}, {Header: hostileHdr(tar.TypeSymlink, "/s", "/etc/passwd", 0o777)}}
+	cases["file then dir"] = []testutil.Entry{f, {Header: hostileHdr(tar.TypeDir, "f/", "", 0o755)}}
+	cases["dir then file"] = []testutil.Entry{{Header: hostileHdr(tar.TypeDir, "d/", "", 0o755)}, {Header: hostileHdr(tar.TypeReg, "/d", "", 0o644), Data: other}}
+	cases["symlink then dir"] = []testutil.Entry{{Header: hostileHdr(tar.TypeSymlink, "d", "/etc", 0o777)}, {Header: hostileHdr(tar.TypeDir, "./d/", "", 0o755)}}
+	cases["link before its target"] = []testutil.Entry{{Header: hostileHdr(tar.TypeLink, "h", "f", 0o644)}, f}
+	cases["link to a later replaced target"] = []testutil.Entry{f, {Header: hostileHdr(tar.TypeLink, "h", "f", 0o644)}, {Header: hostileHdr(tar.TypeReg, "/f", "", 0o644), Data: other}}
 	// An ordinary pull refuses this too (the store's tar-split packer).
-	cases["repeated dir"] = []testutil.Entry{{Header: hdr(tar.TypeDir, "d/", "", 0o755)}, {Header: hdr(tar.TypeDir, "./d", "", 0o700)}, f}
+	cases["repeated dir"] = []testutil.Entry{{Header: hostileHdr(tar.TypeDir, "d/", "", 0o755)}, {Header: hostileHdr(tar.TypeDir, "./d", "", 0o700)}, f}
 	for name, entries := range cases {
 		t.Run(name, func(t *testing.T) {
 			tarBytes := testutil.TarBytes(t, entries)
@@ -147,8 +147,8 @@ func TestStagedTreeIsTheTarTheDiffIDDescribes(t *testing.T) {
 func TestTarSplitPayloadBoundToItsHeader(t *testing.T) {
 	same := []byte("identical content of f and g")
 	entries := []testutil.Entry{
-		{Header: hdr(tar.TypeReg, "f", "", 0o644), Data: same},
-		{Header: hdr(tar.TypeReg, "g", "", 0o644), Data: same},
+		{Header: hostileHdr(tar.TypeReg, "f", "", 0o644), Data: same},
+		{Header: hostileHdr(tar.TypeReg, "g", "", 0o644), Data: same},
 	}
 	tarBytes := testutil.TarBytes(t, entries)
 	c := testutil.Craft(t, testutil.ZstdChunked(t, tarBytes))

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// allocated runs fn and returns the bytes it allocated (TotalAlloc: every
+// bytesAllocated runs fn and returns the bytes it allocated (TotalAlloc: every
 // allocation counts, freed or not, so this bounds peak heap from above).
-func allocated(fn func()) uint64 {
+func bytesAllocated(fn func()) uint64 {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -30,7 +30,7 @@ func allocated(fn func()) uint64 {
 // lineBomb is a small layer whose tar-split holds one JSON line of n bytes
 // (it compresses to a few KB).
 func lineBomb(t *testing.T, n int) testutil.Layer {
-	tarBytes := testutil.TarBytes(t, []testutil.Entry{{Header: hdr(tar.TypeReg, "f", "", 0o644), Data: []byte("x")}})
+	tarBytes := testutil.TarBytes(t, []testutil.Entry{{Header: hostileHdr(tar.TypeReg, "f", "", 0o644), Data: []byte("x")}})
 	c := testutil.Craft(t, testutil.ZstdChunked(t, tarBytes))
 	var ts bytes.Buffer
 	ts.WriteString(`{"type":2,"payload":"`)
@@ -54,7 +54,7 @@ func TestTarSplitLineBomb(t *testing.T) {
 		t.Logf("%d MiB line: blob of %d bytes", n>>20, layer.Size())
 		store := testutil.NewOverlayStore(t, partial)
 		var err error
-		alloc := allocated(func() {
+		alloc := bytesAllocated(func() {
 			var d *Differ
 			d, err = OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, testutil.NewSource(layer.Blob))
 			if d != nil {
@@ -73,8 +73,8 @@ func TestTarSplitLineBomb(t *testing.T) {
 // pull leaves nothing staged or mounted.
 func TestPetabyteOfZeros(t *testing.T) {
 	tarBytes := testutil.TarBytes(t, []testutil.Entry{
-		{Header: hdr(tar.TypeReg, "small", "", 0o644), Data: []byte("fits")},
-		{Header: hdr(tar.TypeReg, "big", "", 0o644), Data: make([]byte, 4096)},
+		{Header: hostileHdr(tar.TypeReg, "small", "", 0o644), Data: []byte("fits")},
+		{Header: hostileHdr(tar.TypeReg, "big", "", 0o644), Data: make([]byte, 4096)},
 	})
 	c := testutil.Craft(t, testutil.ZstdChunked(t, tarBytes))
 	const pib = int64(1) << 50
@@ -84,13 +84,13 @@ func TestPetabyteOfZeros(t *testing.T) {
 	layer := c.Build(t)
 
 	store := testutil.NewOverlayStore(t, partial)
-	mountsBefore := mounts(t)
+	mountsBefore := mountPoints(t)
 	d, err := OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, testutil.NewSource(layer.Blob))
 	require.NoError(t, err)
 	defer d.Close()
 	var perr error
 	var target string
-	alloc := allocated(func() {
+	alloc := bytesAllocated(func() {
 		out, err := store.PrepareStagedLayer(nil, d)
 		perr = err
 		if out != nil {
@@ -109,11 +109,11 @@ func TestPetabyteOfZeros(t *testing.T) {
 	require.NotEmpty(t, target)
 	_, serr := os.Stat(target)
 	assert.True(t, os.IsNotExist(serr), "no staging dir left")
-	assert.Equal(t, mountsBefore, mounts(t), "no mount left behind")
+	assert.Equal(t, mountsBefore, mountPoints(t), "no mount left behind")
 }
 
-// mounts lists the mount points in /proc/self/mountinfo.
-func mounts(t *testing.T) []string {
+// mountPoints lists the mount points in /proc/self/mountinfo.
+func mountPoints(t *testing.T) []string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	require.NoError(t, err)

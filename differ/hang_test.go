@@ -24,10 +24,10 @@ const hangBound = 20 * time.Second
 // returns (it is the source's to return).
 var stalledInSource = []string{"testutil.(*stalled).Read", "testutil.(*Source).GetBlobAt"}
 
-// cancelled runs fn with a context cancelled after a short delay and
+// runCancelled runs fn with a context cancelled after a short delay and
 // returns fn's error, failing the test if fn does not return in hangBound
 // after the cancellation.
-func cancelled(t *testing.T, fn func(ctx context.Context) error) error {
+func runCancelled(t *testing.T, fn func(ctx context.Context) error) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -60,7 +60,7 @@ func TestNewDifferEndsOnCancel(t *testing.T) {
 			src := testutil.NewSource(layer.Blob, opts...)
 			store := testutil.NewOverlayStore(t, partial)
 			var d *Differ
-			err := cancelled(t, func(ctx context.Context) error {
+			err := runCancelled(t, func(ctx context.Context) error {
 				var err error
 				d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
 				return err
@@ -94,7 +94,7 @@ func TestApplyDiffEndsOnCancel(t *testing.T) {
 			store := testutil.NewOverlayStore(t, partial)
 			var d *Differ
 			var target string
-			err := cancelled(t, func(ctx context.Context) error {
+			err := runCancelled(t, func(ctx context.Context) error {
 				var err error
 				d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
 				if err != nil {

@@ -27,7 +27,7 @@ func killedPullStore(t *testing.T, root string) storage.Store {
 // mountsUnder lists mount points at or below root.
 func mountsUnder(t *testing.T, root string) []string {
 	var out []string
-	for _, m := range mounts(t) {
+	for _, m := range mountPoints(t) {
 		if m == root || strings.HasPrefix(m, root+"/") {
 			out = append(out, m)
 		}
