@@ -160,3 +160,20 @@ func TestTarSplitPayloadBoundToItsHeader(t *testing.T) {
 	c.FileEntry(t, "g").SetName("f")
 	requireBound(t, tarBytes, c.Build(t))
 }
+
+// The binding is the differ's, not the format's: eStargz layers (pulled
+// without a DiffID, as insecure_allow_unpredictable_image_contents allows)
+// get the same rules. (The eStargz writer itself keeps only the last of
+// aliased names, so only the order rule can be shown with it.)
+func TestEStargzLinkOrderRefused(t *testing.T) {
+	f := testutil.Entry{Header: hostileHdr(tar.TypeReg, "f", "", 0o644), Data: []byte("the original file f")}
+	entries := []testutil.Entry{{Header: hostileHdr(tar.TypeLink, "h", "f", 0o644)}, f}
+	layer := testutil.EStargz(t, testutil.TarBytes(t, entries), 64<<10, nil)
+	store := testutil.NewOverlayStore(t, partialInsec)
+	d, err := OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, testutil.NewSource(layer.Blob))
+	require.NoError(t, err)
+	defer d.Close()
+	var target string
+	err = stageAndClean(t, store, d, &target)
+	require.ErrorIs(t, err, apply.ErrLinkOrder)
+}
