@@ -22,9 +22,10 @@ var ErrLinkOrder = errors.New("hard link before its target")
 // they are fetched and hard links last, so a layer in which order matters
 // would stage another tree than the one its DiffID describes (and a DiffID
 // recomputed while a deferred link replaces a file would read the wrong
-// bytes). So: every path is named once, directories included (an ordinary
-// pull refuses repeated paths too: the store's tar-split packer rejects
-// them), and a hard link comes after its target, which is not a directory.
+// bytes). So: every path is named once, directories included, and a hard
+// link comes after its target, which is not a directory. (An ordinary pull
+// refuses names that repeat after filepath.Clean, "d/" and "./d", in the
+// store's tar-split packer, but lets "/h" replace "h"; we refuse both.)
 //
 // Paths are kept as 16-byte hashes (128 bits of SHA-256 make a collision
 // negligible), so the binding costs a fixed few dozen bytes per entry
