@@ -24,16 +24,25 @@ const hangBound = 20 * time.Second
 // returns (it is the source's to return).
 var stalledInSource = []string{"testutil.(*stalled).Read", "testutil.(*Source).GetBlobAt"}
 
-// runCancelled runs fn with a context cancelled after a short delay and
-// returns fn's error, failing the test if fn does not return in hangBound
-// after the cancellation.
-func runCancelled(t *testing.T, fn func(ctx context.Context) error) error {
+// runCancelled runs fn with a context it cancels once the source has
+// received calls GetBlobAt calls (fn is then stuck on the scripted fault),
+// and returns fn's error, failing the test if fn does not return within
+// hangBound of the cancellation.
+func runCancelled(t *testing.T, src *testutil.Source, calls int, fn func(ctx context.Context) error) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- fn(ctx) }()
-	time.AfterFunc(50*time.Millisecond, cancel)
+	for src.Calls() < calls {
+		select {
+		case err := <-done:
+			t.Fatalf("returned before reaching the fault: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // let it block in the fault
+	cancel()
 	select {
 	case err := <-done:
 		return err
@@ -60,7 +69,7 @@ func TestNewDifferEndsOnCancel(t *testing.T) {
 			src := testutil.NewSource(layer.Blob, opts...)
 			store := testutil.NewOverlayStore(t, partial)
 			var d *Differ
-			err := runCancelled(t, func(ctx context.Context) error {
+			err := runCancelled(t, src, 1, func(ctx context.Context) error {
 				var err error
 				d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
 				return err
@@ -94,7 +103,7 @@ func TestApplyDiffEndsOnCancel(t *testing.T) {
 			store := testutil.NewOverlayStore(t, partial)
 			var d *Differ
 			var target string
-			err := runCancelled(t, func(ctx context.Context) error {
+			err := runCancelled(t, src, 2, func(ctx context.Context) error {
 				var err error
 				d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
 				if err != nil {

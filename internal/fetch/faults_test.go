@@ -487,6 +487,9 @@ func TestFetchEndsOnCancelWhateverTheSource(t *testing.T) {
 				_, err := fetch.Fetch(ctx, src, files, sink, fetch.Options{Codec: fetch.Raw})
 				done <- err
 			}()
+			for src.Calls() == 0 { // cancel once Fetch is stuck on the fault
+				time.Sleep(5 * time.Millisecond)
+			}
 			time.AfterFunc(20*time.Millisecond, cancel)
 			select {
 			case err := <-done:
