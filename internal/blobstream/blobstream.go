@@ -62,6 +62,11 @@ func (r *Response) Want() int { return r.want }
 // ErrTooFewStreams when the stream channel ends early. A nil stream is
 // ErrNilStream; a cancelled ctx returns context.Cause(ctx). After an error
 // the caller still calls Finish or Abandon.
+//
+// The stream's Read returns context.Cause(ctx) as soon as ctx is done, even
+// if the source's Read never returns (see stream.go). Read and Close it
+// from one goroutine at a time: to interrupt a Read from elsewhere, cancel
+// ctx (closing a source stream under a running Read is what that does).
 func (r *Response) Next(ctx context.Context) (io.ReadCloser, error) {
 	r.end = lifetime(ctx)
 	if r.got >= r.want {
