@@ -9,7 +9,6 @@ import (
 	"math"
 
 	"github.com/chunkdiff/chunkdiff/internal/diffid"
-
 	"github.com/vbatts/tar-split/archive/tar"
 	"github.com/vbatts/tar-split/tar/storage"
 )
