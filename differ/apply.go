@@ -1,7 +1,6 @@
 package differ
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
@@ -91,6 +91,9 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, fail(d, p, err)
 	}
 	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
+	if err := root.CheckFits(regularBytes(items)); err != nil {
+		return out, fail(d, p, err) // before anything is staged
+	}
 	ru := planReuse(pl, layer.origin.locator(), root, c.PullOptions().UseHardLinks)
 	defer ru.close() // the sources reuse opened stay open until the end
 	if !layer.origin.lowerBound() {
@@ -129,6 +132,17 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, err
 	}
 	return out, nil
+}
+
+// regularBytes is the file content a layer declares (apply.CheckFits).
+func regularBytes(items []layout.Item) uint64 {
+	var n uint64
+	for i := range items {
+		if items[i].Entry.Type == toc.TypeReg {
+			n = apply.SumSizes(n, items[i].Entry.Size)
+		}
+	}
+	return n
 }
 
 // emptyDir removes everything inside dir (not dir itself, which the driver
@@ -179,9 +193,9 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	}
 	var stats fetch.Stats
 	if flat {
-		stats, _, err = m.flatTree(context.Background(), src, fopts, started)
+		stats, _, err = m.flatTree(d.runCtx(), src, fopts, started)
 	} else {
-		stats, err = m.tree(context.Background(), src, fopts, started)
+		stats, err = m.tree(d.runCtx(), src, fopts, started)
 	}
 	if job != nil {
 		if err != nil {

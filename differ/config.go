@@ -120,11 +120,12 @@ func New(ctx context.Context, layer Layer, cfg Config) (*Differ, error) {
 		return d, fail(d, uninitialized{}, fmt.Errorf("invalid layer description: %w", err))
 	}
 	d.ctx = c // set once, before the differ escapes
+	d.life = newLifetime(ctx)
 	reg := &registry{}
 	if cfg.ContentIndex {
 		reg.store = cfg.Store
 	}
-	return d, d.load(ctx, reg)
+	return d, d.load(d.runCtx(), reg)
 }
 
 // NewDiffer is upstream's chunked.NewDiffer, signature and fallback semantics

@@ -1,7 +1,6 @@
 package differ
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -27,7 +26,7 @@ func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.
 	if dir == "" {
 		dir = dest
 	}
-	ctx := context.Background()
+	ctx := d.runCtx()
 	local, err := convert.FetchAndConvert(ctx, seekable.Chunked(c.Source()), c.BlobSize(), c.BlobDigest(), dir)
 	if err != nil {
 		return metadataLoaded{}, fail(d, p, fmt.Errorf("convert_images: %w", err))

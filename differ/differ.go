@@ -22,6 +22,10 @@ type Differ struct {
 	ctx     *dcontext.Context // set once by New; nil if New stopped before building it
 	machine *states.Machine
 
+	// life bounds every read from the source: the ctx given to New,
+	// cancelled too by Close. Set once by New, before the differ escapes.
+	life lifetime
+
 	mu    sync.Mutex // guards phase and orders it with the machine
 	phase phase
 }
@@ -94,5 +98,6 @@ func (d *Differ) Close() error {
 	}
 	d.phase = closed{last: p.findings()}
 	d.mu.Unlock()
+	d.life.end() // reads in flight end; background drains stop
 	return release(p)
 }

@@ -43,8 +43,12 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	for k, w := range m.reuse.whole {
 		whole[m.plan.fetchItem[k]] = w
 	}
+	names := apply.NewNames() // one path per entry, bound in tar order
 	for i := range m.plan.items {
 		e := &m.plan.items[i].Entry
+		if err := names.Add(e); err != nil {
+			return fetch.Stats{}, err
+		}
 		if handled, err := m.root.Whiteout(e); err != nil || handled {
 			if err != nil {
 				return fetch.Stats{}, err
@@ -135,8 +139,12 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 	seen := map[digest.Digest]string{}
 	var files []fetch.File
 	var created []*toc.Entry
+	bound := apply.NewNames() // one path per entry, bound in tar order
 	for i := range m.plan.items {
 		it := &m.plan.items[i]
+		if err := bound.Add(&it.Entry); err != nil {
+			return fetch.Stats{}, nil, err
+		}
 		if it.Entry.Type != toc.TypeReg {
 			continue
 		}

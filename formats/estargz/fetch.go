@@ -15,12 +15,11 @@ import (
 // (BEHAVIOUR.md "source-contract"). what names the range in the errors fetchRange makes;
 // fn's errors are returned as they are.
 func fetchRange(ctx context.Context, src blob.Source, c blob.Range, what string, fn func(io.Reader) error) error {
-	ch, errs, err := src.GetBlobAt([]blob.Range{c})
+	r, err := blobstream.Get(ctx, src, []blob.Range{c}) // ends with ctx even if the source does not
 	if err != nil {
 		// A refusal stays matchable as blob.ErrRangesRefused.
 		return fmt.Errorf("eStargz: requesting the %s: %w", what, err)
 	}
-	r := blobstream.New(ch, errs, 1)
 	rc, err := r.Next(ctx)
 	if err != nil {
 		err = fmt.Errorf("eStargz %s: %w", what, err)

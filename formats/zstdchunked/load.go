@@ -9,6 +9,7 @@ import (
 
 	"github.com/chunkdiff/chunkdiff/internal/blob"
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
+	"github.com/chunkdiff/chunkdiff/internal/diffid"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
 )
 
@@ -56,12 +57,11 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 	if ann.HasTarSplitPosition() {
 		ranges = append(ranges, blob.Range{Offset: ann.TarSplit.Offset, Length: ann.TarSplit.Length})
 	}
-	ch, errs, err := src.GetBlobAt(ranges)
+	st, err := blobstream.Get(ctx, src, ranges) // ends with ctx even if the source does not
 	if err != nil {
 		// A refusal stays matchable as blob.ErrRangesRefused.
 		return nil, fmt.Errorf("zstd:chunked: requesting TOC and tar-split: %w", err)
 	}
-	st := blobstream.New(ch, errs, len(ranges))
 	drained := false
 	defer func() {
 		if !drained {
@@ -114,7 +114,7 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 	}
 	m.tarSplit = ts
 	if err := readRange(ctx, st, func(r io.Reader) error {
-		return read(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, ts, "tar-split")
+		return read(r, ann.TarSplit.Length, m.TarSplitDigest, ann.TarSplit.UncompressedLength, diffid.LimitLineWriter(ts, diffid.MaxTarSplitLine), "tar-split")
 	}); err != nil {
 		return nil, err
 	}

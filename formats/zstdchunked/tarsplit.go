@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/chunkdiff/chunkdiff/internal/diffid"
 	"github.com/vbatts/tar-split/archive/tar"
 	"github.com/vbatts/tar-split/tar/storage"
 )
@@ -29,7 +30,7 @@ type tarSplitHeaders struct {
 }
 
 func newTarSplitHeaders(r io.Reader) *tarSplitHeaders {
-	return &tarSplitHeaders{dec: json.NewDecoder(bufio.NewReaderSize(r, 64<<10))}
+	return &tarSplitHeaders{dec: json.NewDecoder(bufio.NewReaderSize(diffid.LimitLines(r, diffid.MaxTarSplitLine), 64<<10))}
 }
 
 func (t *tarSplitHeaders) add(n int64) error {
@@ -91,6 +92,9 @@ func (t *tarSplitHeaders) next() (*tar.Header, error) {
 			}
 			if t.pending == nil || t.ended {
 				return nil, fmt.Errorf("tar-split entry %d: file entry %q without a header", t.entries-1, e.GetName())
+			}
+			if e.GetName() != t.pending.Name { // the payload is read by this name: bind it to its header
+				return nil, &InconsistentError{Name: t.pending.Name, Field: "payload name", TOC: fmt.Sprintf("%q (the header)", t.pending.Name), Tar: fmt.Sprintf("%q (the file entry)", e.GetName())}
 			}
 			if e.Size != t.pending.Size {
 				return nil, fmt.Errorf("tar-split entry %d: file entry %q has size %d, its header %d", t.entries-1, e.GetName(), e.Size, t.pending.Size)

@@ -148,6 +148,9 @@ func (n node) chmod(mode uint32) error {
 // order: chown clears setuid/setgid, so chmod must come last, and chmod
 // does not touch mtime.
 func (r *Root) apply(n node, a *attrs, skipTimes bool) error {
+	if err := r.guardOwned(n, a.name); err != nil {
+		return err
+	}
 	if a.chown {
 		if err := n.chown(a.uid, a.gid); err != nil && !r.opts.IgnoreChownErrors {
 			if errors.Is(err, unix.EINVAL) {

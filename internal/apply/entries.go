@@ -233,8 +233,9 @@ func (r *Root) Device(e *toc.Entry) error {
 
 // Hardlink links e.Name to e.LinkName, both in-root and without following
 // symlinks in either parent chain, then applies e's attributes to the
-// shared inode (like upstream). Call it after everything else exists. A
-// non-directory already at e.Name is replaced, as upstream does.
+// shared inode (like upstream), which is always one this layer owns. Call
+// it after everything else exists. Nothing already at e.Name is replaced
+// (upstream replaces it; see Names for why we do not).
 func (r *Root) Hardlink(e *toc.Entry) error {
 	p, err := r.prepare(e, toc.TypeHardlink)
 	if err != nil {
@@ -268,13 +269,19 @@ func (r *Root) Hardlink(e *toc.Entry) error {
 		return err
 	}
 	defer parent.close()
+	// A target linked in from another layer becomes this layer's own copy
+	// before the entry's attributes land on it.
+	var tst unix.Stat_t
+	if err := unix.Fstatat(tparent.fd, tbase, &tst, unix.AT_SYMLINK_NOFOLLOW); err == nil && r.isForeign(&tst) {
+		if err := r.own(tparent.fd, tbase, target, &tst); err != nil {
+			return err
+		}
+	}
 	// Flags 0: a symlink target is linked itself, never followed.
 	err = unix.Linkat(tparent.fd, tbase, parent.fd, base, 0)
 	if errors.Is(err, unix.EEXIST) {
-		if uerr := unix.Unlinkat(parent.fd, base, 0); uerr != nil {
-			return &ConflictError{Name: p.name, Reason: "exists and cannot be replaced", Err: uerr}
-		}
-		err = unix.Linkat(tparent.fd, tbase, parent.fd, base, 0)
+		// Never replaced: see Names.
+		return &ConflictError{Name: p.name, Reason: "already exists", Err: err}
 	}
 	if err != nil {
 		return entryErr(p.name, fmt.Sprintf("linkat %q", target), err)

@@ -3,6 +3,7 @@ package apply
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -246,11 +247,13 @@ func TestHardlink(t *testing.T) {
 	if ls.Ino != lstat(t, filepath.Join(dest, "a/sym")).Ino {
 		t.Error("b/hsym is not the same inode as a/sym")
 	}
-	// An existing non-directory is replaced, as upstream does.
+	// An existing non-directory is never replaced (upstream replaces it).
 	writeFile(t, r, &toc.Entry{Type: toc.TypeReg, Name: "c", Mode: 0o600, Size: 3, ModTime: t0}, "old")
-	must(t, r.Hardlink(&toc.Entry{Type: toc.TypeHardlink, Name: "c", LinkName: "a/f", Mode: 0o644, ModTime: t0}))
-	if b, _ := os.ReadFile(filepath.Join(dest, "c")); string(b) != "hi" {
-		t.Errorf("c = %q after relinking", b)
+	if err := r.Hardlink(&toc.Entry{Type: toc.TypeHardlink, Name: "c", LinkName: "a/f", Mode: 0o644, ModTime: t0}); !errors.Is(err, ErrConflict) {
+		t.Errorf("hard link over an existing file: %v, want ErrConflict", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "c")); string(b) != "old" {
+		t.Errorf("c = %q after a refused link", b)
 	}
 	if err := r.Hardlink(&toc.Entry{Type: toc.TypeHardlink, Name: "missing", LinkName: "nope"}); err == nil {
 		t.Error("link to a missing target succeeded")

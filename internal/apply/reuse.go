@@ -24,9 +24,10 @@ func (r *Root) Target(e *toc.Entry) (toc.Entry, error) {
 }
 
 // LinkFile hard-links src, an open regular file outside the root (another
-// layer's copy of the same content), as e.Name. The inode is shared, so its
-// attributes are not changed: callers link only when SameAttrs says the
-// source already has e's owner, mode and xattrs.
+// layer's copy of the same content), as e.Name. The inode is shared and
+// stays the other layer's: callers link only when SameAttrs says the source
+// already has e's owner, mode and xattrs, and a later hard-link entry that
+// names it gets a private copy first (see own).
 func (r *Root) LinkFile(e *toc.Entry, src *os.File) error {
 	p, err := r.prepare(e, toc.TypeReg)
 	if err != nil {
@@ -42,6 +43,9 @@ func (r *Root) LinkFile(e *toc.Entry, src *os.File) error {
 	// any user that could open the file.
 	if err := unix.Linkat(unix.AT_FDCWD, procFD(int(src.Fd())), parent.fd, base, unix.AT_SYMLINK_FOLLOW); err != nil {
 		return entryErr(p.name, "linkat (reuse)", err)
+	}
+	if err := r.markForeign(int(src.Fd())); err != nil {
+		return entryErr(p.name, "fstat (reuse)", err)
 	}
 	return nil
 }

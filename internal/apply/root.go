@@ -38,6 +38,9 @@ type Root struct {
 	dirs     map[string]dirTimes // cleaned name → times to restore
 	dirOrder []string
 	rootMode *os.FileMode
+	// foreign: inodes linked in from other layers (LinkFile); never
+	// changed through this root.
+	foreign map[inodeKey]struct{}
 }
 
 // Open opens dest, which must be an existing directory. With ForceMask,
@@ -48,7 +51,7 @@ func Open(dest string, opts Options) (*Root, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: dest, Err: err}
 	}
-	r := &Root{fd: fd, path: dest, opts: opts, dirs: map[string]dirTimes{}}
+	r := &Root{fd: fd, path: dest, opts: opts, dirs: map[string]dirTimes{}, foreign: map[inodeKey]struct{}{}}
 	if len(opts.UIDMaps) > 0 || len(opts.GIDMaps) > 0 {
 		r.mapped = true
 		r.rootPair = idtools.NewIDMappingsFromMaps(opts.UIDMaps, opts.GIDMaps).RootPair()

@@ -8,6 +8,13 @@
 // does that: take the streams with Next, then end with Finish (which also
 // reports what the source did wrong after the last stream taken) or, after a
 // failure, with Abandon.
+//
+// Nothing here waits on the source without also waiting on a context: a
+// stream's Read (see stream.go), Next, Finish and Abandon all return once
+// ctx is done. What is left to drain then is drained in the background
+// until the source closes its channels or the lifetime attached to ctx
+// (WithLifetime; the differ's ends at Close) ends, so a source that never
+// closes its channels costs no goroutine beyond that lifetime.
 package blobstream
 
 import (
@@ -37,6 +44,9 @@ type Response struct {
 	want     int
 	got      int  // streams received, drained ones included
 	reported bool // an error from the error channel was already returned
+	// end is the lifetime of background drains (see WithLifetime), from
+	// the ctx last given to Next or Finish.
+	end <-chan struct{}
 }
 
 // New wraps the channels GetBlobAt returned for want ranges.
@@ -52,7 +62,13 @@ func (r *Response) Want() int { return r.want }
 // ErrTooFewStreams when the stream channel ends early. A nil stream is
 // ErrNilStream; a cancelled ctx returns context.Cause(ctx). After an error
 // the caller still calls Finish or Abandon.
+//
+// The stream's Read returns context.Cause(ctx) as soon as ctx is done, even
+// if the source's Read never returns (see stream.go). Read and Close it
+// from one goroutine at a time: to interrupt a Read from elsewhere, cancel
+// ctx (closing a source stream under a running Read is what that does).
 func (r *Response) Next(ctx context.Context) (io.ReadCloser, error) {
+	r.end = lifetime(ctx)
 	if r.got >= r.want {
 		return nil, fmt.Errorf("%w: all %d streams already taken", ErrTooManyStreams, r.want)
 	}
@@ -70,7 +86,7 @@ func (r *Response) Next(ctx context.Context) (io.ReadCloser, error) {
 			if rc == nil {
 				return nil, fmt.Errorf("stream %d of %d: %w", r.got, r.want, ErrNilStream)
 			}
-			return rc, nil
+			return newPumped(ctx, rc), nil
 		case err, ok := <-r.errs:
 			if !ok {
 				r.errs = nil
@@ -94,6 +110,7 @@ func (r *Response) Next(ctx context.Context) (io.ReadCloser, error) {
 // context.Cause(ctx) unless it already found a problem) and the drain goes
 // on in the background.
 func (r *Response) Finish(ctx context.Context) error {
+	r.end = lifetime(ctx)
 	var err error
 	for r.streams != nil || r.errs != nil {
 		select {
@@ -121,7 +138,7 @@ func (r *Response) Finish(ctx context.Context) error {
 				}
 			}
 		case <-ctx.Done():
-			go drain(r.streams, r.errs)
+			go drain(r.streams, r.errs, lifetime(ctx))
 			r.streams, r.errs = nil, nil
 			if err == nil {
 				err = context.Cause(ctx)
@@ -134,9 +151,13 @@ func (r *Response) Finish(ctx context.Context) error {
 
 // Abandon drains both channels after a failure, closing every stream; what
 // it finds is secondary to the error the caller is already returning. It
-// returns once the source has closed both channels.
+// returns at once: the drain runs in the background until the source closes
+// both channels or the lifetime attached to the ctx last given to Next or
+// Finish ends.
 func (r *Response) Abandon() {
-	drain(r.streams, r.errs)
+	if r.streams != nil || r.errs != nil {
+		go drain(r.streams, r.errs, r.end)
+	}
 	r.streams, r.errs = nil, nil
 }
 
@@ -144,9 +165,30 @@ func (r *Response) sourceError(err error) error {
 	return fmt.Errorf("source error after %d of %d streams: %w", r.got, r.want, err)
 }
 
-func drain(streams chan io.ReadCloser, errs chan error) {
+type lifetimeKey struct{}
+
+// WithLifetime attaches life to ctx: drains that outlive ctx (after it is
+// cancelled, or after Abandon) stop when life is done. Without one they run
+// until the source closes its channels.
+func WithLifetime(ctx, life context.Context) context.Context {
+	return context.WithValue(ctx, lifetimeKey{}, life)
+}
+
+func lifetime(ctx context.Context) <-chan struct{} {
+	if life, ok := ctx.Value(lifetimeKey{}).(context.Context); ok {
+		return life.Done()
+	}
+	return nil
+}
+
+// drain takes and closes streams until the source closes both channels or
+// end is closed (then the source's producer is left blocked: it never
+// closed its channels, so nothing could ever end it cleanly).
+func drain(streams chan io.ReadCloser, errs chan error, end <-chan struct{}) {
 	for streams != nil || errs != nil {
 		select {
+		case <-end:
+			return
 		case rc, ok := <-streams:
 			if !ok {
 				streams = nil

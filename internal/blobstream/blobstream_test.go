@@ -62,6 +62,10 @@ func start(t *testing.T, want int, script func(p *producer)) (*Response, *produc
 	}()
 	t.Cleanup(func() {
 		<-done
+		// Abandon drains in the background: give it a moment.
+		for deadline := time.Now().Add(2 * time.Second); p.unclosed() != 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		if n := p.unclosed(); n != 0 {
 			t.Errorf("%d streams not closed", n)
 		}

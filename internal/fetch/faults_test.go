@@ -5,12 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chunkdiff/chunkdiff/formats"
 	"io"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/klauspost/compress/zstd"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -456,4 +461,90 @@ func TestFetchCancel(t *testing.T) {
 		sink.checkAllClosed(t)
 		t.Log(err)
 	})
+}
+
+// A stalled stream (Read blocks until the stream is closed, or ignores
+// Close) or a source that never closes its channels ends Fetch with the
+// context's error after cancellation; every file is closed as failed, and
+// once the lifetime attached to the context ends (the differ's ends at
+// Close) no goroutine of ours is left, even if the source never closes its
+// channels.
+func TestFetchEndsOnCancelWhateverTheSource(t *testing.T) {
+	blob, files, _ := rawLayout(7, 20)
+	for name, opts := range map[string][]testutil.SourceOption{
+		"stalled stream":         {testutil.Stall(-1, false)},
+		"read ignores close":     {testutil.Stall(-1, true)},
+		"channels never closed":  {testutil.StreamLimit(0), testutil.NeverClose()},
+		"all sent, never closed": {testutil.NeverClose()},
+		"call never answered":    {testutil.StallCall()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := testutil.NewSource(blob, opts...)
+			sink := newDirSink(t)
+			life, endLife := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancel(blobstream.WithLifetime(context.Background(), life))
+			done := make(chan error, 1)
+			go func() {
+				_, err := fetch.Fetch(ctx, src, files, sink, fetch.Options{Codec: fetch.Raw})
+				done <- err
+			}()
+			for src.Calls() == 0 { // cancel once Fetch is stuck on the fault
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.AfterFunc(20*time.Millisecond, cancel)
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("Fetch: %v, want context.Canceled", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Fetch still running 20s after cancellation")
+			}
+			sink.checkAllClosed(t)
+			endLife()
+			testutil.WaitNoGoroutines(t, "testutil.(*stalled).Read", "testutil.(*Source).GetBlobAt")
+			src.Release()
+			testutil.WaitNoGoroutines(t)
+		})
+	}
+}
+
+// A chunk frame whose header asks for a window over MaxZstdWindow fails
+// with the decoder's error instead of making it allocate that window.
+func TestFetchRefusesHugeZstdWindow(t *testing.T) {
+	content := bytes.Repeat([]byte("window bomb "), 1000)
+	var frame bytes.Buffer
+	enc, err := zstd.NewWriter(&frame, zstd.WithSingleSegment(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The window descriptor (RFC 8878 §3.1.1.1.2) follows the frame
+	// header descriptor when Single_Segment is unset: ask for 2^26 = 64 MiB.
+	b := frame.Bytes()
+	if b[4]&0x20 != 0 {
+		t.Fatal("setup: single-segment frame has no window descriptor")
+	}
+	b[5] = (26 - 10) << 3
+	dg := digest.FromBytes(content)
+	files := []fetch.File{{Name: "f", Size: int64(len(content)), Digest: dg,
+		Chunks: []fetch.Chunk{{Offset: 0, Length: int64(frame.Len()), Size: int64(len(content)), Digest: dg}}}}
+	sink := newDirSink(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = fetch.Fetch(context.Background(), testutil.NewSource(frame.Bytes()), files, sink, fetch.Options{Codec: fetch.Zstd})
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "window") {
+		t.Fatalf("Fetch: %v, want a window size error", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > formats.MaxZstdWindow {
+		t.Errorf("%d bytes allocated, more than MaxZstdWindow", alloc)
+	}
+	sink.checkAllClosed(t)
 }

@@ -107,7 +107,7 @@ func (w *worker) run(rq *request) error {
 	}
 	n := int(f.calls.Add(1) - 1)
 	w.stats.Requests++
-	streams, errs, err := f.src.GetBlobAt(ranges)
+	resp, err := blobstream.Get(f.ctx, f.src, ranges)
 	if err != nil {
 		if bad := (chunked.ErrBadRequest{}); errors.As(err, &bad) {
 			if len(ranges) == 1 {
@@ -120,7 +120,6 @@ func (w *worker) run(rq *request) error {
 		return &RequestError{Request: n, Ranges: len(ranges), Err: err}
 	}
 	w.stats.Ranges += len(ranges)
-	resp := blobstream.New(streams, errs, len(ranges))
 	if err := w.steps(rq, resp, n); err != nil {
 		resp.Abandon()
 		return err

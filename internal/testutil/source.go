@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
 	"sync"
@@ -23,6 +24,10 @@ type Source struct {
 	requests [][]chunked.ImageSourceChunk
 	lies     map[*byte]*source.ReaderAt // keyed by &lie[0]
 	wire     atomic.Int64               // bytes sent beyond what consumers read
+
+	// release ends every hang the options script (Stall, NeverClose).
+	release     chan struct{}
+	releaseOnce sync.Once
 }
 
 var _ chunked.ImageSourceSeekable = (*Source)(nil)
@@ -30,12 +35,18 @@ var _ chunked.ImageSourceSeekable = (*Source)(nil)
 // NewSource returns a source serving blob, scripted by opts.
 func NewSource(blob []byte, opts ...SourceOption) *Source {
 	return &Source{
-		blob:  blob,
-		inner: source.NewReaderAt(bytes.NewReader(blob), int64(len(blob))),
-		opts:  opts,
-		lies:  map[*byte]*source.ReaderAt{},
+		blob:    blob,
+		inner:   source.NewReaderAt(bytes.NewReader(blob), int64(len(blob))),
+		opts:    opts,
+		lies:    map[*byte]*source.ReaderAt{},
+		release: make(chan struct{}),
 	}
 }
+
+// Release ends every scripted hang: stalled reads return an error and
+// producers that never closed their channels give up. Tests call it last,
+// to tell the source's own goroutines from the consumer's.
+func (s *Source) Release() { s.releaseOnce.Do(func() { close(s.release) }) }
 
 // Requests returns a copy of every call's ranges, in call order.
 func (s *Source) Requests() [][]chunked.ImageSourceChunk {
@@ -83,6 +94,10 @@ func (s *Source) GetBlobAt(chunks []chunked.ImageSourceChunk) (chan io.ReadClose
 	}
 	s.mu.Unlock()
 
+	if b.stallCall {
+		<-s.release // a registry that never answers
+		return nil, nil, ErrReleased
+	}
 	switch {
 	case b.failErr != nil:
 		return nil, nil, b.failErr
@@ -113,6 +128,7 @@ func (s *Source) GetBlobAt(chunks []chunked.ImageSourceChunk) (chan io.ReadClose
 	}
 	streams := make(chan io.ReadCloser)
 	errs := make(chan error)
+	b.release = s.release
 	go b.relay(inStreams, inErrs, streams, errs, lengths)
 	return streams, errs, nil
 }
@@ -133,20 +149,47 @@ func requestedBytes(chunks []chunked.ImageSourceChunk, size int64) int64 {
 // relay forwards the inner response, applying the per-stream faults. It
 // always drains the inner channels so the inner producer never leaks.
 func (b *behaviour) relay(inStreams chan io.ReadCloser, inErrs chan error, streams chan io.ReadCloser, errs chan error, lengths []int64) {
-	defer close(errs)
-	defer close(streams)
+	released := false
+	defer func() {
+		if b.neverClose {
+			// Hang on to both channels until released; never close them.
+			<-b.release
+			return
+		}
+		close(streams)
+		close(errs)
+	}()
+	sendStream := func(st io.ReadCloser) bool {
+		select {
+		case streams <- st:
+			return true
+		case <-b.release:
+			released = true
+			st.Close()
+			return false
+		}
+	}
+	sendErr := func(err error) bool {
+		select {
+		case errs <- err:
+			return true
+		case <-b.release:
+			released = true
+			return false
+		}
+	}
 	sent, idx := 0, 0
 	stopped := false
 	for st := range inStreams {
 		i := idx
 		idx++
-		if stopped {
+		if stopped || released {
 			st.Close()
 			continue
 		}
 		if b.errAfter >= 0 && sent == b.errAfter {
 			st.Close()
-			errs <- b.errAfterErr
+			sendErr(b.errAfterErr)
 			stopped = true
 			continue
 		}
@@ -154,21 +197,26 @@ func (b *behaviour) relay(inStreams chan io.ReadCloser, inErrs chan error, strea
 			st.Close()
 			continue
 		}
-		streams <- b.wrap(st, i, lengths[i])
-		sent++
+		if sendStream(b.wrap(st, i, lengths[i])) {
+			sent++
+		}
 	}
 	for err := range inErrs {
-		errs <- err
+		if !released {
+			sendErr(err)
+		}
 	}
-	if stopped {
+	if stopped || released {
 		return
 	}
 	if b.errAfter >= 0 && sent == b.errAfter {
-		errs <- b.errAfterErr
+		sendErr(b.errAfterErr)
 		return
 	}
 	for i := 0; i < b.extraStreams; i++ {
-		streams <- io.NopCloser(bytes.NewReader([]byte("surplus stream")))
+		if !sendStream(io.NopCloser(bytes.NewReader([]byte("surplus stream")))) {
+			return
+		}
 	}
 }
 
@@ -180,10 +228,45 @@ func (b *behaviour) wrap(st io.ReadCloser, i int, n int64) io.ReadCloser {
 	if b.corruptIdx == -1 || b.corruptIdx == i {
 		r = &corrupter{r: r, at: n / 2}
 	}
+	if b.stallIdx == -1 || b.stallIdx == i {
+		return &stalled{ReadCloser: st, forever: b.stallForever, closed: make(chan struct{}), release: b.release}
+	}
 	if r == io.Reader(st) {
 		return st
 	}
 	return readCloser{r, st}
+}
+
+// stalled is a stream whose Read never delivers: it blocks until the
+// stream is closed (as an HTTP body does) or, if forever, until the source
+// is released.
+type stalled struct {
+	io.ReadCloser
+	forever   bool
+	closed    chan struct{}
+	closeOnce sync.Once
+	release   chan struct{}
+}
+
+// ErrReleased is what stalled reads return once the source is released.
+var ErrReleased = errors.New("testutil: source released")
+
+func (s *stalled) Read([]byte) (int, error) {
+	closed := s.closed
+	if s.forever {
+		closed = nil
+	}
+	select {
+	case <-closed:
+		return 0, io.ErrClosedPipe
+	case <-s.release:
+		return 0, ErrReleased
+	}
+}
+
+func (s *stalled) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	return s.ReadCloser.Close()
 }
 
 type readCloser struct {

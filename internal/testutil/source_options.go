@@ -20,6 +20,11 @@ type behaviour struct {
 	corruptIdx   int // -2 = none, -1 = all
 	lie          []byte
 	multiRange   MultiRangeMode
+	stallIdx     int // -2 = none, -1 = all
+	stallForever bool
+	neverClose   bool
+	stallCall    bool
+	release      chan struct{} // the source's, set per call
 
 	scoped []scopedOption
 }
@@ -30,7 +35,7 @@ type scopedOption struct {
 }
 
 func defaultBehaviour() behaviour {
-	return behaviour{errAfter: -1, streamLimit: -1, truncIdx: -2, corruptIdx: -2}
+	return behaviour{errAfter: -1, streamLimit: -1, truncIdx: -2, corruptIdx: -2, stallIdx: -2}
 }
 
 // forCall resolves the options for the given (1-based) call number.
@@ -110,6 +115,23 @@ func Lying(other []byte) SourceOption { return func(b *behaviour) { b.lie = othe
 // MultiRange sets how calls with more than one range are answered, modelling
 // registry behaviours the HTTP source has to cope with.
 func MultiRange(m MultiRangeMode) SourceOption { return func(b *behaviour) { b.multiRange = m } }
+
+// Stall makes the stream for range index i of each call (i = -1: every
+// stream) deliver nothing: its Read blocks until the stream is closed (a
+// stalled HTTP body) or, with forever, until Source.Release (a Read that
+// ignores Close).
+func Stall(i int, forever bool) SourceOption {
+	return func(b *behaviour) { b.stallIdx, b.stallForever = i, forever }
+}
+
+// NeverClose makes the source keep both channels open after its last
+// stream (combine with StreamLimit(0) for a source that sends nothing),
+// until Source.Release.
+func NeverClose() SourceOption { return func(b *behaviour) { b.neverClose = true } }
+
+// StallCall makes GetBlobAt itself block until Source.Release (a registry
+// that accepts the request and never answers).
+func StallCall() SourceOption { return func(b *behaviour) { b.stallCall = true } }
 
 // MultiRangeMode is a registry's answer to a multi-range request.
 type MultiRangeMode int
