@@ -39,6 +39,11 @@ type ApplySummary struct {
 
 // ApplyDiff materialises the layer under dest (overlay's staging dir) and
 // returns what the store needs to commit it. The differ is single-use.
+//
+// dest is expected to be empty, as a graph driver's staging directory is.
+// If ApplyDiff fails it removes the entries it created directly under dest,
+// so an empty dest is empty again; entries that were in dest before the call
+// are never removed (files the layer wrote inside them do stay).
 func (d *Differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions) (graphdriver.DriverWithDifferOutput, error) {
 	out := graphdriver.DriverWithDifferOutput{Differ: d}
 	if options == nil {
@@ -68,6 +73,10 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	out := graphdriver.DriverWithDifferOutput{Differ: d}
 	start := time.Now()
 	c := d.Context()
+	before, err := dirNames(dest) // never removed by the cleanup on failure
+	if err != nil {
+		return out, d.fail(err)
+	}
 	dec, err := p.meta.Entries()
 	if err != nil {
 		return out, d.fail(err)
@@ -113,7 +122,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		// Leave nothing half-written behind: c/image does not clean up a
 		// staging dir whose PrepareStagedLayer failed.
-		if cerr := emptyDir(dest); cerr != nil {
+		if cerr := removeCreated(dest, before); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 		return out, d.fail(err)
@@ -139,16 +148,33 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	return out, nil
 }
 
-// emptyDir removes everything inside dir (not dir itself, which the driver
-// owns). RemoveAll never follows symlinks, so a hostile tree cannot redirect
-// it outside.
-func emptyDir(dir string) error {
+// dirNames lists the names in dir (none if it does not exist yet).
+func dirNames(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	return names, nil
+}
+
+// removeCreated removes what is inside dir except the names in keep (not dir
+// itself, which the driver owns): whatever was there before is the caller's.
+// RemoveAll never follows symlinks, so a hostile tree cannot redirect it
+// outside.
+func removeCreated(dir string, keep map[string]bool) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("cleaning up %s: %w", dir, err)
 	}
 	var errs []error
 	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			errs = append(errs, err)
 		}

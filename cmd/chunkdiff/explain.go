@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chunkdiff/chunkdiff/differ"
+	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats/estargz"
+	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+)
+
+// explain turns a pull's error into one that names the user's input and the
+// likely cause. Interrupts are left as they are: main reports them.
+func explain(ctx context.Context, l *layer, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	var fe *differ.FallbackError
+	if errors.As(err, &fe) {
+		if fe.Reason.Code == states.CodeNoTOC {
+			where := "no annotations file at " + l.annPath
+			if l.annFound {
+				where = "no TOC annotation in " + l.annPath
+			}
+			return fmt.Errorf("%s is not a zstd:chunked or eStargz layer (it is %s, %s): it can only be pulled whole; `chunkdiff convert` turns a tar, gzip or zstd layer into zstd:chunked",
+				l.path, describeKind(l.path), where)
+		}
+		return fmt.Errorf("%s: %w", l.path, fe)
+	}
+	if mismatch(err) {
+		return fmt.Errorf("%s: %w (is the blob truncated or damaged, or are the annotations in %s those of another blob?)", l.path, err, l.annPath)
+	}
+	return fmt.Errorf("%s: %w", l.path, err)
+}
+
+// mismatch reports whether the annotations cannot describe the blob.
+func mismatch(err error) bool {
+	var (
+		zl *zstdchunked.LayoutError
+		zd *zstdchunked.DigestError
+		el *estargz.LayoutError
+		ed *estargz.DigestError
+		ef *estargz.FooterError
+	)
+	return errors.As(err, &zl) || errors.As(err, &zd) || errors.As(err, &el) || errors.As(err, &ed) || errors.As(err, &ef)
+}
