@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -133,7 +134,7 @@ func listing(t *testing.T, dir string) map[string]string {
 			if err != nil {
 				return err
 			}
-			desc += " " + string(b)
+			desc += " " + digest.FromBytes(b).Encoded()[:16]
 		}
 		out[rel] = desc
 		return nil
