@@ -9,6 +9,8 @@ import (
 	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/formats/estargz"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/chunkdiff/chunkdiff/internal/fetch"
+	"github.com/klauspost/compress/zstd"
 )
 
 // explain turns a pull's error into one that names the user's input and the
@@ -36,7 +38,17 @@ func explain(ctx context.Context, l *layer, err error) error {
 	if mismatch(err) {
 		return fmt.Errorf("%s: %w (is the blob truncated or damaged, or are the annotations in %s those of another blob?)", l.path, err, l.annPath)
 	}
+	if damaged(err) {
+		return fmt.Errorf("%s: %w (the blob's contents do not match its table of contents: is the blob damaged, or not the one the annotations in %s describe?)", l.path, err, l.annPath)
+	}
 	return fmt.Errorf("%s: %w", l.path, err)
+}
+
+// damaged reports whether file contents failed verification or decoding.
+func damaged(err error) bool {
+	var de *fetch.DigestError
+	return errors.As(err, &de) || errors.Is(err, zstd.ErrCRCMismatch) || errors.Is(err, fetch.ErrShortData) ||
+		errors.Is(err, fetch.ErrShortStream)
 }
 
 // mismatch reports whether the annotations cannot describe the blob.

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"slices"
+
 	"fmt"
+	"github.com/chunkdiff/chunkdiff/differ/states"
 	"io"
 	"strings"
 )
@@ -12,8 +15,12 @@ import (
 func printSummary(out io.Writer, r pullResult) error {
 	var w strings.Builder
 	d := r.dump
+	converted := slices.ContainsFunc(d.History, func(t states.Transition) bool { return t.Event == states.Convert })
 	fmt.Fprintf(&w, "%s: %s", r.blob, d.State)
-	if d.Reason != nil {
+	switch {
+	case converted && d.Reason != nil:
+		fmt.Fprintf(&w, " after downloading it whole and converting it (convert_images), because %s", d.Reason)
+	case d.Reason != nil:
 		fmt.Fprintf(&w, " (%s)", d.Reason)
 	}
 	w.WriteString("\n")
@@ -21,7 +28,11 @@ func printSummary(out io.Writer, r pullResult) error {
 		fmt.Fprintf(&w, "  content: %s, %s, %s uncompressed\n",
 			plural(d.Metadata.Entries, "entry", "entries"), plural(d.Metadata.RegularFiles, "regular file", "regular files"), size(d.Metadata.UncompressedSize))
 	}
-	if a := d.Apply; a != nil {
+	if a := d.Apply; a != nil && converted {
+		fmt.Fprintf(&w, "  fetched: the whole blob, %s in %s, then converted locally\n", size(r.source.bytes),
+			plural(int(r.source.requests), "range request", "range requests"))
+		fmt.Fprintf(&w, "  written: %s in %.2fs\n", size(a.BytesWritten), a.Seconds)
+	} else if a != nil {
 		var blobSize int64
 		if d.Context != nil {
 			blobSize = d.Context.BlobSize
@@ -47,9 +58,9 @@ func printSummary(out io.Writer, r pullResult) error {
 			fmt.Fprintf(&w, " (plus %s of zeros left as sparse holes)", size(a.HoleBytes))
 		}
 		w.WriteString("\n")
-		if a.UncompressedDigest != "" {
-			fmt.Fprintf(&w, "  diffid:  %s\n", a.UncompressedDigest)
-		}
+	}
+	if a := d.Apply; a != nil && a.UncompressedDigest != "" {
+		fmt.Fprintf(&w, "  diffid:  %s\n", a.UncompressedDigest)
 	}
 	if r.layerID != "" {
 		fmt.Fprintf(&w, "  id:      %s\n", r.layerID)
