@@ -48,6 +48,36 @@ func printSummary(out io.Writer, r pullResult) error {
 			why = "contents found locally, and framing the pull does not need"
 		}
 		fmt.Fprintf(&w, "  not fetched: %s (%s of the blob): %s\n", size(max(blobSize-total, 0)), percent(max(blobSize-total, 0), blobSize), why)
+		var reused []string
+		if n := a.Reuse.FilesLinked; n > 0 {
+			reused = append(reused, plural(n, "file", "files")+" hard-linked")
+		}
+		if n := a.Reuse.FilesCopied; n > 0 {
+			reused = append(reused, plural(n, "file", "files")+" copied")
+		}
+		if n := a.Reuse.ChunksLocal; n > 0 {
+			reused = append(reused, fmt.Sprintf("%s copied (%d B, %s)", plural(n, "chunk", "chunks"), a.LocalChunkBytes, human(a.LocalChunkBytes)))
+		}
+		if len(reused) > 0 {
+			fmt.Fprintf(&w, "  reused:  %s from layers already in the store\n", strings.Join(reused, ", "))
+		}
+		fmt.Fprintf(&w, "  written: %s in %.2fs\n", size(a.BytesWritten), a.Seconds)
+	} else if a != nil {
+		var blobSize int64
+		if d.Context != nil {
+			blobSize = d.Context.BlobSize
+		}
+		total := r.source.bytes
+		meta := max(total-a.BytesFetched, 0)
+		fmt.Fprintf(&w, "  fetched: %s of the %s blob (%s) in %s\n",
+			size(total), size(blobSize), percent(total, blobSize), plural(int(r.source.requests), "range request", "range requests"))
+		fmt.Fprintf(&w, "           %s metadata (TOC and tar-split), %s file contents (%s)\n",
+			size(meta), size(a.BytesFetched), plural(a.FilesFetched, "file", "files"))
+		why := "frame headers and padding the pull does not need"
+		if a.Reuse.FilesLinked+a.Reuse.FilesCopied+a.Reuse.ChunksLocal > 0 {
+			why = "contents found locally, and framing the pull does not need"
+		}
+		fmt.Fprintf(&w, "  not fetched: %s (%s of the blob): %s\n", size(max(blobSize-total, 0)), percent(max(blobSize-total, 0), blobSize), why)
 		if a.Reuse.FilesLinked+a.Reuse.FilesCopied+a.Reuse.ChunksLocal > 0 {
 			fmt.Fprintf(&w, "  reused:  %s hard-linked, %s copied, %s (%s) copied from layers already in the store\n",
 				plural(a.Reuse.FilesLinked, "file", "files"), plural(a.Reuse.FilesCopied, "file", "files"),
@@ -76,15 +106,23 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// size prints bytes exactly, with a readable unit beside large values.
+// size prints bytes exactly, with a readable unit beside large values, so
+// that sums can be checked.
 func size(n int64) string {
+	if n < 1<<10 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%d B (%s)", n, human(n))
+}
+
+func human(n int64) string {
 	switch {
 	case n >= 1<<30:
-		return fmt.Sprintf("%d B (%.1f GiB)", n, float64(n)/(1<<30))
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
-		return fmt.Sprintf("%d B (%.1f MiB)", n, float64(n)/(1<<20))
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:
-		return fmt.Sprintf("%d B (%.1f KiB)", n, float64(n)/(1<<10))
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
 }
