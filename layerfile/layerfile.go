@@ -10,6 +10,7 @@ package layerfile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -107,4 +108,18 @@ func (c ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return c.r.ReadAt(p, off)
+}
+
+// ReadAnnotations reads a layer descriptor's annotations from a JSON object
+// of strings, as `chunkdiff convert` writes them beside the blob.
+func ReadAnnotations(path string) (map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading annotations: %w", err)
+	}
+	var ann map[string]string
+	if err := json.Unmarshal(raw, &ann); err != nil {
+		return nil, fmt.Errorf("annotations file %s: want a JSON object of strings: %w", path, err)
+	}
+	return ann, nil
 }
