@@ -114,7 +114,7 @@ func checkDest(dest string) error {
 // letting a mount fail later.
 func checkStoreUser() error {
 	if os.Geteuid() != 0 {
-		return errors.New("--store needs root: the overlay driver mounts filesystems and sets file owners (run as root, or use --dest DIR)")
+		return errors.New("--store needs root: the overlay driver mounts filesystems and sets file owners; run chunkdiff as root")
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func TestApplyUnknownParent(t *testing.T) {
 
 // Without root, --store and demo say root is needed instead of failing on
 // a mount.
-func TestStoreNeedsRoot(t *testing.T) {
+func TestNonRootIsToldRootIsNeeded(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the binary as another user")
 	}
@@ -124,10 +124,31 @@ func TestStoreNeedsRoot(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		require.Error(t, err)
 		assert.Equal(t, exitFailed, cmd.ProcessState.ExitCode())
-		assert.Contains(t, string(out), "--store needs root: the overlay driver mounts filesystems and sets file owners (run as root, or use --dest DIR)")
+		assert.Contains(t, string(out), "--store needs root: the overlay driver mounts filesystems and sets file owners; run chunkdiff as root")
 	}
 	_, err := os.Stat(store)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	// --dest works as any user until a file must be given to root.
+	dir, err := os.MkdirTemp("", "chunkdiff-cli-nobody-") // t.TempDir's parent is closed to others
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777))
+	l := testutil.ZstdChunked(t, testutil.TarBytes(t, testutil.RichTree(2)))
+	blob := filepath.Join(dir, "layer.tar.zst")
+	require.NoError(t, os.WriteFile(blob, l.Blob, 0o644))
+	raw, err := json.Marshal(l.Annotations)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "layer.annotations.json"), raw, 0o644))
+	dest := filepath.Join(dir, "tree")
+	cmd := exec.Command(bin, "apply", blob, "--dest", dest)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	assert.Equal(t, exitFailed, cmd.ProcessState.ExitCode())
+	assert.Contains(t, string(out), "(applying a layer sets its files' owners, which needs root: run as root)")
+	_, err = os.Stat(dest)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the tree it began is removed")
 }
 
 func TestConvertErrors(t *testing.T) {

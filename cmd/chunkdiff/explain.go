@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 
 	"github.com/chunkdiff/chunkdiff/differ"
 	"github.com/chunkdiff/chunkdiff/differ/states"
@@ -37,6 +39,9 @@ func explain(ctx context.Context, l *layer, err error) error {
 	}
 	if mismatch(err) {
 		return fmt.Errorf("%s: %w (is the blob truncated or damaged, or are the annotations in %s those of another blob?)", l.path, err, l.annPath)
+	}
+	if errors.Is(err, syscall.EPERM) && os.Geteuid() != 0 {
+		return fmt.Errorf("%s: %w (applying a layer sets its files' owners, which needs root: run as root)", l.path, err)
 	}
 	if damaged(err) {
 		return fmt.Errorf("%s: %w (the blob's contents do not match its table of contents: is the blob damaged, or not the one the annotations in %s describe?)", l.path, err, l.annPath)
