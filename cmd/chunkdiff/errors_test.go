@@ -112,9 +112,7 @@ func TestApplyUnknownParent(t *testing.T) {
 // Without root, --store and demo say root is needed instead of failing on
 // a mount.
 func TestNonRootIsToldRootIsNeeded(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run the binary as another user")
-	}
+	testutil.RequireOverlay(t) // root, to run the binary as another user
 	bin := binary(t)
 	require.NoError(t, os.Chmod(filepath.Dir(bin), 0o755))
 	store := filepath.Join(t.TempDir(), "store")
