@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,13 +171,6 @@ func corruptContent(t *testing.T, l testutil.Layer) testutil.Layer {
 	}
 	t.Fatal("no file with content")
 	return l
-}
-
-func readAll(t *testing.T, r io.Reader) string {
-	t.Helper()
-	b, err := io.ReadAll(r)
-	require.NoError(t, err)
-	return string(b)
 }
 
 func TestBinaryVersion(t *testing.T) {
