@@ -38,9 +38,9 @@ It prints a summary (state, bytes and requests fetched, files, layer ID,
 DiffID) and, with --dump, the final state dump.
 
 --dest must be a new or empty directory: apply refuses to write into one that
-holds anything. --store needs root and overlayfs. If apply fails or is
-interrupted, it removes what it wrote: the directory (or store) is left as it
-was.`,
+holds anything. Applying needs root (it sets file owners); --store also needs
+overlayfs. If apply fails or is interrupted (Ctrl-C, SIGTERM), it removes what
+it wrote: the directory (or store) is left as it was.`,
 		Args: exactArgs("BLOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.check(); err != nil {
@@ -51,7 +51,11 @@ was.`,
 				return err
 			}
 			defer func() { _ = l.file.Close() }()
-			stop := f.start(cmd.ErrOrStderr(), l)
+			stop := f.start(cmd.ErrOrStderr(), func() string {
+				st := l.file.Stats()
+				return fmt.Sprintf("%s: read %s of %s (%s) in %s", l.path, size(st.Bytes), size(l.size), percent(st.Bytes, l.size),
+					plural(int(st.Requests), "range request", "range requests"))
+			})
 			res, err := pullLayer(cmd.Context(), l, f.dest, f.store, f.parent)
 			stop()
 			if err == nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/chunkdiff/chunkdiff/convert"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
@@ -22,6 +23,7 @@ func newConvertCommand() *cobra.Command {
 	var (
 		annPath string
 		level   int
+		pf      progressFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "convert IN OUT",
@@ -46,17 +48,18 @@ on a failure or an interrupt nothing is left in OUT's directory.`,
 					return usagef("cannot write %s: directory %s does not exist", p, filepath.Dir(p))
 				}
 			}
-			return convertFile(cmd.Context(), cmd.OutOrStdout(), in, out, annPath, level)
+			return convertFile(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &pf, in, out, annPath, level)
 		},
 	}
 	cmd.Flags().StringVar(&annPath, "annotations", "", "where to write the annotations JSON (default: OUT with its extension replaced by .annotations.json)")
 	cmd.Flags().IntVar(&level, "level", zstdchunked.DefaultLevel, "zstd compression level, 1 (fastest) to 22 (smallest)")
+	pf.registerProgress(cmd)
 	return cmd
 }
 
 // convertFile writes both outputs to temporary files beside them and
 // renames them into place only once both are complete.
-func convertFile(ctx context.Context, stdout io.Writer, inPath, out, annPath string, level int) (retErr error) {
+func convertFile(ctx context.Context, stdout, stderr io.Writer, pf *progressFlags, inPath, out, annPath string, level int) (retErr error) {
 	in, err := os.Open(inPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -80,7 +83,16 @@ func convertFile(ctx context.Context, stdout io.Writer, inPath, out, annPath str
 		return err
 	}
 	defer tmp.Close()
-	res, comp, err := convert.Publish(tmp, withStallReader(ctx, ctxReader{ctx, in}), zstdchunked.WithLevel(level))
+	var total int64
+	if st, err := in.Stat(); err == nil {
+		total = st.Size()
+	}
+	cr := &countingReader{r: ctxReader{ctx, in}}
+	stop := pf.start(stderr, func() string {
+		return fmt.Sprintf("%s: read %s of %s (%s)", inPath, size(cr.n.Load()), size(total), percent(cr.n.Load(), total))
+	})
+	res, comp, err := convert.Publish(tmp, withStallReader(ctx, cr), zstdchunked.WithLevel(level))
+	stop()
 	if err != nil {
 		return fmt.Errorf("%s: %w", inPath, err)
 	}
@@ -129,6 +141,18 @@ func createTemp(path string, temps *[]string) (*os.File, error) {
 		return nil, errors.Join(err, f.Close())
 	}
 	return f, nil
+}
+
+// countingReader counts the bytes read, for progress.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // ctxReader fails reads once ctx is done.

@@ -21,9 +21,8 @@ func (p *progressFlags) registerProgress(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&p.progress, "progress", false, "print progress to stderr even when it is not a terminal (on a terminal it always is)")
 }
 
-// start prints how much of l was read so far, once a second, until the
-// returned func is called.
-func (p *progressFlags) start(w io.Writer, l *layer) func() {
+// start prints status() once a second until the returned func is called.
+func (p *progressFlags) start(w io.Writer, status func() string) func() {
 	tty := isTerminal(w)
 	if !tty && !p.progress {
 		return func() {}
@@ -43,9 +42,7 @@ func (p *progressFlags) start(w io.Writer, l *layer) func() {
 				}
 				return
 			case <-t.C:
-				s := l.file.Stats()
-				line := fmt.Sprintf("%s: read %s of %s (%s) in %s", l.path, size(s.Bytes), size(l.size), percent(s.Bytes, l.size),
-					plural(int(s.Requests), "range request", "range requests"))
+				line := status()
 				if tty {
 					fmt.Fprint(w, "\r\033[K"+line)
 				} else {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -60,4 +61,29 @@ func TestNoProgressByDefault(t *testing.T) {
 	r := runBin(t, nil, "apply", blob, "--dest", filepath.Join(t.TempDir(), "tree"))
 	require.Equal(t, 0, r.code)
 	assert.Empty(t, r.stderr)
+}
+
+// convert --progress reports how much of the input was read.
+func TestConvertProgress(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "layer.tar")
+	require.NoError(t, os.WriteFile(in, testutil.TarBytes(t, testutil.RichTree(8)), 0o644))
+	cmd := exec.Command(binary(t), "convert", in, filepath.Join(dir, "out.tar.zst"), "--progress")
+	cmd.Env = append(os.Environ(), stallEnv+"=3")
+	pipe, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(pipe)
+	var progress string
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), in+": read ") {
+			progress = sc.Text()
+			break
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	for sc.Scan() {
+	}
+	_ = cmd.Wait()
+	assert.Regexp(t, `: read \d+ B .*\([0-9.]+%\)$`, progress)
 }
