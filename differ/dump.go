@@ -124,7 +124,7 @@ func (d Dump) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "fetched:  %d B of file contents (%d files) in %s (%s); the TOC and tar-split above are fetched before\n",
 			a.BytesFetched, a.FilesFetched, plural(a.Requests, "range request"), plural(a.Ranges, "range"))
 		fmt.Fprintf(&b, "written:  %d B (+%d B of zeros left as sparse holes) in %.2fs\n", a.BytesWritten, a.HoleBytes, a.Seconds)
-		fmt.Fprintf(&b, "reused:   %d files linked, %d copied (%d reflinked), %d chunks (%d B) from the store; %d B of contents were not found locally\n",
+		fmt.Fprintf(&b, "reused:   %d files linked, %d copied (%d reflinked), %d chunks (%d B) from the store; contents found nowhere in the store: %d B compressed, the least any partial pull must fetch\n",
 			a.Reuse.FilesLinked, a.Reuse.FilesCopied, a.Reuse.FilesReflinked, a.Reuse.ChunksLocal, a.LocalChunkBytes, a.Reuse.LowerBound)
 		if a.UncompressedDigest != "" {
 			fmt.Fprintf(&b, "diffid:   %s\n", a.UncompressedDigest)
