@@ -34,10 +34,10 @@ func ExampleOpen() {
 	}
 
 	d, err := differ.Open(ctx, dcontext.PullOptions{EnablePartialImages: true}, dg, blob.Size(), ann, blob)
-	defer d.Close()
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer d.Close()
 	dump := d.Dump()
 	fmt.Println(dump.State, dump.Context.Format)
 	fmt.Println(dump.Metadata.Entries, "entries,", dump.Metadata.RegularFiles, "regular files")
@@ -64,10 +64,10 @@ func ExampleDiffer_ApplyDiff() {
 		log.Fatal(err)
 	}
 	d, err := differ.Open(ctx, dcontext.PullOptions{EnablePartialImages: true}, dg, blob.Size(), ann, blob)
-	defer d.Close()
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer d.Close()
 
 	dest, err := os.MkdirTemp("", "example-")
 	if err != nil {
@@ -107,7 +107,8 @@ func ExampleFallbackError() {
 	}
 	// No annotations: nothing says where a TOC would be.
 	d, err := differ.Open(ctx, dcontext.PullOptions{EnablePartialImages: true}, dg, blob.Size(), nil, blob)
-	defer d.Close()
+	// Open returns the differ even on error, so that its Dump says why.
+	defer func() { _ = d.Close() }()
 
 	var fallback chunked.ErrFallbackToOrdinaryLayerDownload
 	fmt.Println(errors.As(err, &fallback))

@@ -38,15 +38,15 @@ func (p *progressFlags) start(w io.Writer, status func() string) func() {
 			select {
 			case <-done:
 				if tty {
-					fmt.Fprint(w, "\r\033[K") // the summary follows on stdout
+					_, _ = fmt.Fprint(w, "\r\033[K") // the summary follows on stdout
 				}
 				return
 			case <-t.C:
 				line := status()
 				if tty {
-					fmt.Fprint(w, "\r\033[K"+line)
+					_, _ = fmt.Fprint(w, "\r\033[K"+line)
 				} else {
-					fmt.Fprintln(w, line)
+					_, _ = fmt.Fprintln(w, line)
 				}
 			}
 		}

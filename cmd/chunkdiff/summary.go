@@ -28,11 +28,12 @@ func printSummary(out io.Writer, r pullResult) error {
 		fmt.Fprintf(&w, "  content: %s, %s, %s uncompressed\n",
 			plural(d.Metadata.Entries, "entry", "entries"), plural(d.Metadata.RegularFiles, "regular file", "regular files"), size(d.Metadata.UncompressedSize))
 	}
-	if a := d.Apply; a != nil && converted {
+	switch a := d.Apply; {
+	case a != nil && converted:
 		fmt.Fprintf(&w, "  fetched: the whole blob, %s in %s, then converted locally\n", size(r.source.bytes),
 			plural(int(r.source.requests), "range request", "range requests"))
 		fmt.Fprintf(&w, "  written: %s in %.2fs\n", size(a.BytesWritten), a.Seconds)
-	} else if a != nil {
+	case a != nil:
 		var blobSize int64
 		if d.Context != nil {
 			blobSize = d.Context.BlobSize
@@ -60,28 +61,6 @@ func printSummary(out io.Writer, r pullResult) error {
 		}
 		if len(reused) > 0 {
 			fmt.Fprintf(&w, "  reused:  %s from layers already in the store\n", strings.Join(reused, ", "))
-		}
-		fmt.Fprintf(&w, "  written: %s in %.2fs\n", size(a.BytesWritten), a.Seconds)
-	} else if a != nil {
-		var blobSize int64
-		if d.Context != nil {
-			blobSize = d.Context.BlobSize
-		}
-		total := r.source.bytes
-		meta := max(total-a.BytesFetched, 0)
-		fmt.Fprintf(&w, "  fetched: %s of the %s blob (%s) in %s\n",
-			size(total), size(blobSize), percent(total, blobSize), plural(int(r.source.requests), "range request", "range requests"))
-		fmt.Fprintf(&w, "           %s metadata (TOC and tar-split), %s file contents (%s)\n",
-			size(meta), size(a.BytesFetched), plural(a.FilesFetched, "file", "files"))
-		why := "frame headers and padding the pull does not need"
-		if a.Reuse.FilesLinked+a.Reuse.FilesCopied+a.Reuse.ChunksLocal > 0 {
-			why = "contents found locally, and framing the pull does not need"
-		}
-		fmt.Fprintf(&w, "  not fetched: %s (%s of the blob): %s\n", size(max(blobSize-total, 0)), percent(max(blobSize-total, 0), blobSize), why)
-		if a.Reuse.FilesLinked+a.Reuse.FilesCopied+a.Reuse.ChunksLocal > 0 {
-			fmt.Fprintf(&w, "  reused:  %s hard-linked, %s copied, %s (%s) copied from layers already in the store\n",
-				plural(a.Reuse.FilesLinked, "file", "files"), plural(a.Reuse.FilesCopied, "file", "files"),
-				plural(a.Reuse.ChunksLocal, "chunk", "chunks"), size(a.LocalChunkBytes))
 		}
 		fmt.Fprintf(&w, "  written: %s in %.2fs", size(a.BytesWritten), a.Seconds)
 		if a.HoleBytes > 0 {

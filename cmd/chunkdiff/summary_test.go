@@ -62,6 +62,7 @@ func TestSummaryNumbersAddUp(t *testing.T) {
 	assert.Equal(t, metadataSize(t, blob), n.metadata, "metadata is the TOC and the tar-split")
 	assert.Equal(t, n.blob-n.fetched, n.notFetched)
 	assert.Positive(t, n.contents)
+	assert.Regexp(t, `written: \d+ B .* \(plus \d+ B .*of zeros left as sparse holes\)`, r.stdout, "the tree has long zero runs")
 	for _, jargon := range []string{"lower bound", "1 requests", "1 ranges", " B holes", "skipped"} {
 		assert.NotContains(t, r.stdout, jargon)
 	}
