@@ -103,3 +103,26 @@ func TestConvertOutputs(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o644)&^umask(), blob.Mode().Perm())
 	assert.Equal(t, blob.Mode().Perm(), ann.Mode().Perm(), "blob and annotations alike")
 }
+
+// A wrong command line exits 2 with one line naming what was wrong.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `chunkdiff: unknown command "bogus" (see chunkdiff --help)`},
+		{[]string{"--bogus"}, "chunkdiff: unknown flag: --bogus"},
+		{[]string{"apply"}, "chunkdiff: apply takes 1 operand (BLOB), got 0 operands (see chunkdiff apply --help)"},
+		{[]string{"convert", "in"}, "chunkdiff: convert takes 2 operands (IN OUT), got 1 operand (see chunkdiff convert --help)"},
+		{[]string{"demo", "extra"}, `chunkdiff: demo takes no operands; got ["extra"]`},
+		{[]string{"apply", "x.tar.zst"}, "chunkdiff: give exactly one of --dest DIR and --store ROOT"},
+	} {
+		r := runBin(t, nil, tc.args...)
+		assert.Equal(t, exitUsage, r.code, "%v", tc.args)
+		assert.Equal(t, tc.want+"\n", r.stderr, "%v", tc.args)
+		assert.Empty(t, r.stdout)
+	}
+	r := runBin(t, nil)
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stdout, "Exit status: 0 on success, 1 when the work failed, 2 for a wrong command line")
+}

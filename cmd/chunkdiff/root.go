@@ -33,6 +33,15 @@ Exit status: 0 on success, 1 when the work failed, 2 for a wrong command line
 (nothing was done), 128+N when interrupted by signal N (130 for Ctrl-C), after
 removing what the command had written.`,
 		Version:       versionString(),
+		// Runnable so that an unknown command is a usage error (exit 2)
+		// rather than the help text with exit 0.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q (see chunkdiff --help)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
