@@ -32,7 +32,7 @@ explicit, dumpable lifecycle.
 Exit status: 0 on success, 1 when the work failed, 2 for a wrong command line
 (nothing was done), 128+N when interrupted by signal N (130 for Ctrl-C), after
 removing what the command had written.`,
-		Version:       versionString(),
+		Version: versionString(),
 		// Runnable so that an unknown command is a usage error (exit 2)
 		// rather than the help text with exit 0.
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -41,7 +41,7 @@ removing what the command had written.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
