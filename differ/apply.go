@@ -33,7 +33,11 @@ type ApplySummary struct {
 	// LocalChunkBytes were copied from chunks of other layers' files.
 	LocalChunkBytes int64        `json:"local_chunk_bytes"`
 	Reuse           ReuseSummary `json:"reuse"`
-	// Skipped is the part of the blob not downloaded (podman's "skipped").
+	// MetadataBytes is the compressed TOC and tar-split, fetched while
+	// loading (BytesFetched counts file contents only).
+	MetadataBytes int64 `json:"metadata_bytes"`
+	// Skipped is the part of the blob not downloaded (podman's "skipped"):
+	// neither metadata nor file contents.
 	Skipped int64 `json:"skipped_bytes"`
 }
 
@@ -133,10 +137,11 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		FilesFetched: stats.Files, UncompressedDigest: out.UncompressedDigest, Seconds: time.Since(start).Seconds(),
 		LocalChunkBytes: stats.LocalBytes, Reuse: ru.ReuseSummary,
 	}
-	if c.BlobSize() > 0 && p.meta.conversion() == nil {
-		sum.Skipped = max(c.BlobSize()-stats.BytesFetched, 0)
-	}
 	d.mu.Lock()
+	if c.BlobSize() > 0 && p.meta.conversion() == nil && d.meta != nil {
+		sum.MetadataBytes = int64(d.meta.TOCCompressedSize + d.meta.TarSplitCompressedSize)
+		sum.Skipped = max(c.BlobSize()-stats.BytesFetched-sum.MetadataBytes, 0)
+	}
 	d.applied = &sum
 	d.mu.Unlock()
 	// The metadata's temp files are released now; the tar-split went to
@@ -187,7 +192,7 @@ func (s ApplySummary) sizes() map[string]int64 {
 		"requests": int64(s.Requests), "ranges": int64(s.Ranges), "bytes_fetched": s.BytesFetched,
 		"bytes_written": s.BytesWritten, "files_fetched": int64(s.FilesFetched),
 		"files_linked": int64(s.Reuse.FilesLinked), "files_copied": int64(s.Reuse.FilesCopied),
-		"local_chunk_bytes": s.LocalChunkBytes, "skipped_bytes": s.Skipped,
+		"local_chunk_bytes": s.LocalChunkBytes, "metadata_bytes": s.MetadataBytes, "skipped_bytes": s.Skipped,
 	}
 }
 
