@@ -172,3 +172,12 @@ func TestConvertErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, left, 1, "nothing written")
 }
+
+// An eStargz blob without its annotations is recognised by its footer.
+func TestEStargzWithoutAnnotations(t *testing.T) {
+	l := testutil.EStargz(t, testutil.TarBytes(t, testutil.RichTree(2)), 0, nil)
+	blob := filepath.Join(t.TempDir(), "layer.tar.gz")
+	require.NoError(t, os.WriteFile(blob, l.Blob, 0o644))
+	failsCleanly(t, exitFailed, blob+" is an eStargz layer but its annotations are not at "+
+		strings.TrimSuffix(blob, ".tar.gz")+".annotations.json", "apply", blob)
+}

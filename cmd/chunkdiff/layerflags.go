@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
+	"github.com/chunkdiff/chunkdiff/formats/estargz"
 	"github.com/chunkdiff/chunkdiff/layerfile"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
@@ -142,9 +143,9 @@ func openBlob(ctx context.Context, path string) (*layerfile.File, error) {
 }
 
 // readAnnotations reads the layer's annotations. Without --annotations a
-// missing default file is not an error for a blob that is not zstd:chunked
-// (eStargz finds its TOC from the footer; anything else falls back), so
-// the differ, not this file, says what the blob is.
+// missing default file is an error only for a blob that looks like
+// zstd:chunked or eStargz (both are found through their annotations); any
+// other blob gets none, and the differ's fallback then says it has no TOC.
 func (f *layerFlags) readAnnotations(file *layerfile.File) (ann map[string]string, annPath string, found bool, err error) {
 	annPath = f.annotations
 	explicit := annPath != ""
@@ -156,10 +157,13 @@ func (f *layerFlags) readAnnotations(file *layerfile.File) (ann map[string]strin
 		if explicit {
 			return nil, annPath, false, usagef("--annotations %s: no such file", annPath)
 		}
-		if sniff(file.Path()) != "zstd" {
-			return map[string]string{}, annPath, false, nil
+		switch {
+		case sniff(file.Path()) == "zstd":
+			return nil, annPath, false, fmt.Errorf("%s is zstd-compressed but its annotations are not at %s: a zstd:chunked layer is found through its descriptor's annotations; pass them with --annotations FILE", file.Path(), annPath)
+		case isEStargz(file.Path()):
+			return nil, annPath, false, fmt.Errorf("%s is an eStargz layer but its annotations are not at %s: its TOC digest is one of its descriptor's annotations; pass them with --annotations FILE", file.Path(), annPath)
 		}
-		return nil, annPath, false, fmt.Errorf("%s is zstd-compressed but its annotations are not at %s: a zstd:chunked layer is found through its descriptor's annotations; pass them with --annotations FILE", file.Path(), annPath)
+		return map[string]string{}, annPath, false, nil
 	}
 	if err != nil {
 		return nil, annPath, false, fmt.Errorf("reading annotations: %w", err)
@@ -187,6 +191,25 @@ func sniff(path string) string {
 		return "zstd"
 	}
 	return ""
+}
+
+// isEStargz reports whether the blob ends with an eStargz footer.
+func isEStargz(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() < estargz.FooterSize {
+		return false
+	}
+	footer := make([]byte, estargz.FooterSize)
+	if _, err := f.ReadAt(footer, st.Size()-estargz.FooterSize); err != nil {
+		return false
+	}
+	_, err = estargz.ParseFooter(footer)
+	return err == nil
 }
 
 // describeKind says what sniff found, for messages.
