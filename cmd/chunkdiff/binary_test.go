@@ -21,7 +21,8 @@ import (
 )
 
 // The tests in this file run the built binary, as a user does: exit code,
-// stdout, stderr, and what is left on disk.
+// stdout, stderr, and what is left on disk. The binary is built with the
+// test hook (testhook.go), which only the interrupt tests use.
 
 var (
 	binOnce sync.Once
@@ -38,7 +39,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "chunkdiff")
-		out, err := exec.Command("go", "build", "-tags", "exclude_graphdriver_btrfs", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "exclude_graphdriver_btrfs,chunkdiff_testhook", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = errors.New(string(out))
 		}

@@ -1,3 +1,5 @@
+//go:build chunkdiff_testhook
+
 package main
 
 import (
@@ -9,15 +11,6 @@ import (
 	"sync/atomic"
 
 	"go.podman.io/storage/pkg/chunked"
-)
-
-// stallEnv is a test hook: with CHUNKDIFF_TEST_STALL=N the N-th range
-// request (apply, inspect) or the N-th read of the input (convert) prints
-// stallMarker to stderr and blocks until the command is interrupted, so
-// tests can send a signal at a known point in the middle of the work.
-const (
-	stallEnv    = "CHUNKDIFF_TEST_STALL"
-	stallMarker = "chunkdiff-test: stalled"
 )
 
 func stallAt() int64 {
