@@ -152,6 +152,9 @@ func pullIntoDir(ctx context.Context, l *layer, dest string) (res pullResult, er
 	res.blob = l.path
 	created, err := mkdirTracked(dest)
 	if err != nil {
+		if created != "" {
+			_ = os.RemoveAll(created)
+		}
 		return res, fmt.Errorf("--dest %s: %w", dest, err)
 	}
 	defer func() {
@@ -227,14 +230,35 @@ func pullIntoStore(ctx context.Context, l *layer, storeRoot, parent string) (res
 }
 
 // mkdirTracked creates dir (and missing parents) and returns the topmost
-// directory it created, "" if dir existed.
+// directory it created itself, "" if dir existed: on failure that one is
+// removed, and never a directory someone else created meanwhile.
 func mkdirTracked(dir string) (string, error) {
-	top, err := topmostMissing(dir)
-	if err != nil {
-		return "", err
+	dir = filepath.Clean(dir)
+	var missing []string
+	for p := dir; ; p = filepath.Dir(p) {
+		_, err := os.Lstat(p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		missing = append(missing, p)
+		if filepath.Dir(p) == p {
+			break
+		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+	top := ""
+	for i := len(missing) - 1; i >= 0; i-- {
+		err := os.Mkdir(missing[i], 0o755)
+		switch {
+		case err == nil && top == "":
+			top = missing[i]
+		case errors.Is(err, os.ErrExist) && top == "":
+			// created by someone else meanwhile: not ours to remove
+		case err != nil:
+			return top, err
+		}
 	}
 	return top, nil
 }
