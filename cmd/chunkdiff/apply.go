@@ -95,7 +95,7 @@ func (f *applyFlags) check() error {
 	if f.dest != "" {
 		return checkDest(f.dest)
 	}
-	return checkStoreUser()
+	return checkRoot("--store")
 }
 
 // checkDest refuses a --dest that holds anything: on failure apply removes
@@ -114,11 +114,11 @@ func checkDest(dest string) error {
 	return nil
 }
 
-// checkStoreUser says up front what an overlay store needs instead of
-// letting a mount fail later.
-func checkStoreUser() error {
+// checkRoot says up front what an overlay store needs instead of letting a
+// mount fail later; what names the option or command that uses the store.
+func checkRoot(what string) error {
 	if os.Geteuid() != 0 {
-		return errors.New("--store needs root: the overlay driver mounts filesystems and sets file owners; run chunkdiff as root")
+		return fmt.Errorf("%s needs root: the overlay driver mounts filesystems and sets file owners; run chunkdiff as root", what)
 	}
 	return nil
 }

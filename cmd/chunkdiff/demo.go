@@ -21,8 +21,8 @@ into a fresh temporary overlay store, printing what each pull fetched and the
 final state dump of the update. The store is removed afterwards (--keep keeps it).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkStoreUser(); err != nil {
-				return fmt.Errorf("demo pulls into an overlay store: %w", err)
+			if err := checkRoot("demo (it pulls into an overlay store)"); err != nil {
+				return err
 			}
 			root, err := os.MkdirTemp("", "chunkdiff-demo-")
 			if err != nil {

@@ -116,13 +116,19 @@ func TestNonRootIsToldRootIsNeeded(t *testing.T) {
 	bin := binary(t)
 	require.NoError(t, os.Chmod(filepath.Dir(bin), 0o755))
 	store := filepath.Join(t.TempDir(), "store")
-	for _, args := range [][]string{{"apply", "layer.tar.zst", "--store", store}, {"demo"}} {
-		cmd := exec.Command(bin, args...)
+	for _, tc := range []struct {
+		args []string
+		what string
+	}{
+		{[]string{"apply", "layer.tar.zst", "--store", store}, "--store"},
+		{[]string{"demo"}, "demo (it pulls into an overlay store)"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		out, err := cmd.CombinedOutput()
 		require.Error(t, err)
 		assert.Equal(t, exitFailed, cmd.ProcessState.ExitCode())
-		assert.Contains(t, string(out), "--store needs root: the overlay driver mounts filesystems and sets file owners; run chunkdiff as root")
+		assert.Equal(t, "chunkdiff: "+tc.what+" needs root: the overlay driver mounts filesystems and sets file owners; run chunkdiff as root\n", string(out))
 	}
 	_, err := os.Stat(store)
 	assert.ErrorIs(t, err, os.ErrNotExist)
