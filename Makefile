@@ -7,14 +7,30 @@ GOFLAGS_T := -tags $(TAGS)
 RACE_PKGS ?= ./differ/... ./internal/...
 FUZZTIME  ?= 10s
 GOLANGCI  ?= $(shell command -v golangci-lint 2>/dev/null || echo $(HOME)/go/bin/golangci-lint)
+# VERSION is what `chunkdiff --version` prints: the git description of the checkout.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X main.version=$(VERSION)
+# install puts the binary in $(DESTDIR)$(BINDIR), /usr/local/bin by default.
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
 
-.PHONY: all build test test-race test-rest fuzz fuzz-short lint bench bench-quick demo generate
+.PHONY: all build install uninstall clean test test-race test-rest fuzz fuzz-short lint bench bench-quick demo generate
 
 all: build
 
 build:
 	$(GO) build $(GOFLAGS_T) ./...
-	$(GO) build $(GOFLAGS_T) -o bin/chunkdiff ./cmd/chunkdiff
+	$(GO) build $(GOFLAGS_T) -ldflags '$(LDFLAGS)' -o bin/chunkdiff ./cmd/chunkdiff
+
+install: build
+	install -D -m 0755 bin/chunkdiff $(DESTDIR)$(BINDIR)/chunkdiff
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/chunkdiff
+
+# clean removes what the build wrote in the checkout.
+clean:
+	rm -rf bin
 
 # test: the whole suite once, the concurrent packages under -race, then a short fuzz pass.
 test: test-race test-rest fuzz-short

@@ -21,7 +21,7 @@ type Compression string
 
 // Detected compressions.
 const (
-	Uncompressed Compression = "none"
+	Uncompressed Compression = "uncompressed"
 	Gzip         Compression = "gzip"
 	Zstd         Compression = "zstd"
 )

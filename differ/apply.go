@@ -33,13 +33,22 @@ type ApplySummary struct {
 	// LocalChunkBytes were copied from chunks of other layers' files.
 	LocalChunkBytes int64        `json:"local_chunk_bytes"`
 	Reuse           ReuseSummary `json:"reuse"`
-	// Skipped is the part of the blob not downloaded (podman's "skipped").
+	// MetadataBytes is the compressed TOC and tar-split, fetched while
+	// loading (BytesFetched counts file contents only).
+	MetadataBytes int64 `json:"metadata_bytes"`
+	// Skipped is the part of the blob not downloaded (podman's "skipped"):
+	// neither metadata nor file contents.
 	Skipped int64 `json:"skipped_bytes"`
 }
 
 // ApplyDiff materialises the layer under dest (overlay's staging dir) and
 // returns what the store needs to commit it. The differ is single-use: the
 // phase it acts on is claimed first, so a second call gets ErrUsed.
+//
+// dest is expected to be empty, as a graph driver's staging directory is.
+// If ApplyDiff fails it removes the entries it created directly under dest,
+// so an empty dest is empty again; entries that were in dest before the call
+// are never removed (files the layer wrote inside them do stay).
 func (d *Differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts *graphdriver.DifferOptions) (graphdriver.DriverWithDifferOutput, error) {
 	out := graphdriver.DriverWithDifferOutput{Differ: d}
 	if options == nil {
@@ -70,6 +79,10 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	start := time.Now()
 	c := d.ctx
 	layer := p.layer
+	before, err := dirNames(dest) // never removed by the cleanup on failure
+	if err != nil {
+		return out, fail(d, p, err)
+	}
 	dec, err := layer.meta.Entries()
 	if err != nil {
 		return out, fail(d, p, err)
@@ -112,7 +125,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		// Leave nothing half-written behind: c/image does not clean up a
 		// staging dir whose PrepareStagedLayer failed.
-		if cerr := emptyDir(dest); cerr != nil {
+		if cerr := removeCreated(dest, before); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 		return out, fail(d, r, err)
@@ -122,8 +135,9 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		BytesFetched: stats.BytesFetched, BytesWritten: stats.BytesWritten, HoleBytes: stats.HoleBytes,
 		FilesFetched: stats.Files, UncompressedDigest: out.UncompressedDigest, Seconds: time.Since(start).Seconds(),
 		LocalChunkBytes: stats.LocalBytes, Reuse: ru.ReuseSummary,
-		Skipped: layer.origin.skipped(c, stats.BytesFetched),
+		MetadataBytes: layer.origin.metadataBytes(layer.meta),
 	}
+	sum.Skipped = layer.origin.skipped(c, stats.BytesFetched, sum.MetadataBytes)
 	// The metadata's temp files and the content index are released now;
 	// the tar-split went to the output.
 	seen := r.findings()
@@ -145,16 +159,33 @@ func regularBytes(items []layout.Item) uint64 {
 	return n
 }
 
-// emptyDir removes everything inside dir (not dir itself, which the driver
-// owns). RemoveAll never follows symlinks, so a hostile tree cannot redirect
-// it outside.
-func emptyDir(dir string) error {
+// dirNames lists the names in dir (none if it does not exist yet).
+func dirNames(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	return names, nil
+}
+
+// removeCreated removes what is inside dir except the names in keep (not dir
+// itself, which the driver owns): whatever was there before is the caller's.
+// RemoveAll never follows symlinks, so a hostile tree cannot redirect it
+// outside.
+func removeCreated(dir string, keep map[string]bool) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("cleaning up %s: %w", dir, err)
 	}
 	var errs []error
 	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			errs = append(errs, err)
 		}
@@ -167,7 +198,7 @@ func (s ApplySummary) sizes() map[string]int64 {
 		"requests": int64(s.Requests), "ranges": int64(s.Ranges), "bytes_fetched": s.BytesFetched,
 		"bytes_written": s.BytesWritten, "files_fetched": int64(s.FilesFetched),
 		"files_linked": int64(s.Reuse.FilesLinked), "files_copied": int64(s.Reuse.FilesCopied),
-		"local_chunk_bytes": s.LocalChunkBytes, "skipped_bytes": s.Skipped,
+		"local_chunk_bytes": s.LocalChunkBytes, "metadata_bytes": s.MetadataBytes, "skipped_bytes": s.Skipped,
 	}
 }
 

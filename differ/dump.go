@@ -115,9 +115,10 @@ func (d Dump) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "layer:    %d B uncompressed\n", m.UncompressedSize)
 	}
 	if a := d.Apply; a != nil {
-		fmt.Fprintf(&b, "fetched:  %d B in %d requests (%d ranges), %d files\n", a.BytesFetched, a.Requests, a.Ranges, a.FilesFetched)
-		fmt.Fprintf(&b, "written:  %d B (+%d B holes) in %.2fs\n", a.BytesWritten, a.HoleBytes, a.Seconds)
-		fmt.Fprintf(&b, "reused:   %d files linked, %d copied (%d reflinked), %d chunks (%d B) from the store; lower bound %d B\n",
+		fmt.Fprintf(&b, "fetched:  %d B of file contents (%d files) in %s (%s), after %d B of metadata (TOC and tar-split); %d B of the blob not fetched\n",
+			a.BytesFetched, a.FilesFetched, plural(a.Requests, "range request"), plural(a.Ranges, "range"), a.MetadataBytes, a.Skipped)
+		fmt.Fprintf(&b, "written:  %d B (+%d B of zeros left as sparse holes) in %.2fs\n", a.BytesWritten, a.HoleBytes, a.Seconds)
+		fmt.Fprintf(&b, "reused:   %d files linked, %d copied (%d reflinked), %d chunks (%d B) from the store; contents found nowhere in the store: %d B compressed, the least any partial pull must fetch\n",
 			a.Reuse.FilesLinked, a.Reuse.FilesCopied, a.Reuse.FilesReflinked, a.Reuse.ChunksLocal, a.LocalChunkBytes, a.Reuse.LowerBound)
 		if a.UncompressedDigest != "" {
 			fmt.Fprintf(&b, "diffid:   %s\n", a.UncompressedDigest)
@@ -133,4 +134,12 @@ func (d Dump) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// plural says "1 range" or "2 ranges".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

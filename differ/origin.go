@@ -46,8 +46,12 @@ type origin interface {
 	// lowerBound reports whether reuse's lower bound (bytes any partial
 	// pull must fetch) means anything for this layer.
 	lowerBound() bool
-	// skipped is the part of the blob not downloaded.
-	skipped(c *dcontext.Context, fetched int64) int64
+	// metadataBytes is what loading the metadata fetched from the blob
+	// (the TOC and tar-split ranges); 0 when nothing was fetched by range.
+	metadataBytes(m metadata) int64
+	// skipped is the part of the blob not downloaded, fetched being what
+	// ApplyDiff fetched and metadata what loading the metadata did.
+	skipped(c *dcontext.Context, fetched, metadata int64) int64
 	// recomputeDiffID: the DiffID must be recomputed from the tar-split
 	// while fetching (rule "diffid").
 	recomputeDiffID(c *dcontext.Context, m metadata) bool
@@ -99,11 +103,15 @@ func (r *registry) locator() locator {
 	return indexLocator{r.index}
 }
 func (r *registry) lowerBound() bool { return true }
-func (r *registry) skipped(c *dcontext.Context, fetched int64) int64 {
+func (r *registry) metadataBytes(m metadata) int64 {
+	s := m.summary()
+	return int64(s.TOCCompressedSize + s.TarSplitCompressedSize)
+}
+func (r *registry) skipped(c *dcontext.Context, fetched, metadata int64) int64 {
 	if c.BlobSize() <= 0 {
 		return 0
 	}
-	return max(c.BlobSize()-fetched, 0)
+	return max(c.BlobSize()-fetched-metadata, 0)
 }
 func (r *registry) recomputeDiffID(c *dcontext.Context, m metadata) bool {
 	return m.tarSplit() != nil && !c.PullOptions().InsecureAllowUnpredictableImageContents
@@ -147,7 +155,8 @@ func (v *converted) codec(metadata) fetch.Codec                       { return f
 func (v *converted) verifyContents() bool                             { return false }
 func (v *converted) locator() locator                                 { return nil } // already local
 func (v *converted) lowerBound() bool                                 { return false }
-func (v *converted) skipped(*dcontext.Context, int64) int64           { return 0 }
+func (v *converted) metadataBytes(metadata) int64                     { return 0 }
+func (v *converted) skipped(*dcontext.Context, int64, int64) int64    { return 0 }
 func (v *converted) recomputeDiffID(*dcontext.Context, metadata) bool { return false }
 func (v *converted) uncompressedSize(metadata) int64                  { return v.local.TarSize }
 func (v *converted) output(_ *dcontext.Context, out *graphdriver.DriverWithDifferOutput) {

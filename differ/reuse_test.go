@@ -65,7 +65,8 @@ func TestUpdateFetchesOnlyWhatTheStoreLacks(t *testing.T) {
 	assert.Positive(t, a.Reuse.ChunksLocal, "edited big files reuse their unchanged chunks")
 	assert.LessOrEqual(t, float64(a.BytesFetched), 1.1*float64(a.Reuse.LowerBound), "fetched ≤ 1.1 × lower bound")
 	assert.Less(t, a.BytesFetched, p.upd.Size()/4)
-	assert.Equal(t, p.upd.Size()-a.BytesFetched, a.Skipped)
+	assert.Equal(t, p.upd.Size()-a.MetadataBytes-a.BytesFetched, a.Skipped, "neither metadata nor contents")
+	assert.Equal(t, int64(dump.Metadata.TOCCompressedSize+dump.Metadata.TarSplitCompressedSize), a.MetadataBytes)
 
 	// Upstream, same pair, same kind of store.
 	upStore := testutil.NewOverlayStore(t, partial)

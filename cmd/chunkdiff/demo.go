@@ -19,8 +19,11 @@ func newDemoCommand() *cobra.Command {
 		Long: `demo pulls testdata/demo/base.tar.zst and then update.tar.zst on top of it
 into a fresh temporary overlay store, printing what each pull fetched and the
 final state dump of the update. The store is removed afterwards (--keep keeps it).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkRoot("demo (it pulls into an overlay store)"); err != nil {
+				return err
+			}
 			root, err := os.MkdirTemp("", "chunkdiff-demo-")
 			if err != nil {
 				return err
@@ -33,20 +36,18 @@ final state dump of the update. The store is removed afterwards (--keep keeps it
 				defer func() { _ = os.RemoveAll(root) }()
 			}
 			var lf layerFlags
-			lf.pullOptions = []string{"enable_partial_images=true"}
 			parent := ""
 			for _, name := range []string{"base", "update"} {
-				l, err := lf.load(filepath.Join(dir, name+".tar.zst"))
+				l, err := lf.load(cmd.Context(), filepath.Join(dir, name+".tar.zst"))
 				if err != nil {
 					return err
 				}
 				res, err := pullLayer(cmd.Context(), l, "", root, parent)
-				if res.dump != nil {
-					if perr := printSummary(cmd.OutOrStdout(), res); perr != nil {
-						return perr
-					}
-				}
+				_ = l.file.Close()
 				if err != nil {
+					return err
+				}
+				if err := printSummary(cmd.OutOrStdout(), res); err != nil {
 					return err
 				}
 				parent = res.layerID

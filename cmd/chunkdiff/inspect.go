@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/chunkdiff/chunkdiff/differ"
-	"github.com/chunkdiff/chunkdiff/internal/source"
 	"github.com/spf13/cobra"
 )
 
@@ -23,23 +21,20 @@ requests as a registry would serve them, and prints the diagnostic state dump:
 the state reached, every transition with its reason, the context and the
 metadata counts. A layer that would fall back to an ordinary pull is not an
 error here: the dump says why.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("BLOB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "json" && format != "text" {
-				return fmt.Errorf("--format %q: want json or text", format)
+				return usagef("--format %q: want json or text", format)
 			}
-			l, err := lf.load(args[0])
+			l, err := lf.load(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			src, err := source.OpenFile(l.path)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = src.Close() }()
-			d, openErr := differ.New(cmd.Context(), l.differLayer(src), l.config(nil))
+			defer func() { _ = l.file.Close() }()
+			ctx := cmd.Context()
+			d, openErr := differ.New(ctx, l.differLayer(withStall(ctx, l.file)), l.config(nil))
 			if d == nil {
-				return openErr
+				return explain(ctx, l, openErr)
 			}
 			dump := d.Dump()
 			if err := d.Close(); err != nil {
@@ -49,7 +44,7 @@ error here: the dump says why.`,
 				return err
 			}
 			if openErr != nil && !differ.IsFallback(openErr) {
-				return openErr
+				return explain(ctx, l, openErr)
 			}
 			return nil
 		},

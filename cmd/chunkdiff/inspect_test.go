@@ -98,8 +98,9 @@ func TestInspectErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "--format")
 	_, err = run(t, "inspect", blob, "--pull-option", "novalue")
 	assert.ErrorContains(t, err, "KEY=VALUE")
-	_, err = run(t, "inspect", filepath.Join(t.TempDir(), "missing.tar.zst"))
-	assert.ErrorContains(t, err, "annotations")
+	missing := filepath.Join(t.TempDir(), "missing.tar.zst")
+	_, err = run(t, "inspect", missing)
+	assert.EqualError(t, err, "layer blob "+missing+": no such file", "the blob, not its annotations")
 
 	bad := map[string]string{}
 	for k, v := range l.Annotations {

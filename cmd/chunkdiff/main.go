@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"go.podman.io/storage/pkg/reexec"
@@ -14,8 +13,9 @@ func main() {
 	if reexec.Init() {
 		return
 	}
-	if err := newRootCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "chunkdiff:", err)
-		os.Exit(1)
-	}
+	ctx, stop := interruptContext()
+	err := newRootCommand().ExecuteContext(ctx)
+	code := report(ctx, err)
+	stop()
+	os.Exit(code)
 }

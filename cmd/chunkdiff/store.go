@@ -21,7 +21,7 @@ func openStore(root string, pullOptions map[string]string) (storage.Store, error
 		PullOptions:     pullOptions,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening the overlay store at %s: %w", root, err)
+		return nil, fmt.Errorf("opening the overlay store at %s (it needs overlayfs on that filesystem): %w", root, err)
 	}
 	return s, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/vbatts/tar-split/tar/storage"
 )
 
-// Annotation keys of zstd:chunked (FORMATS §1.4).
+// Annotation keys of zstd:chunked (FORMATS.md "zstd-annotations").
 const (
 	annTOCDigest   = "io.github.containers.zstd-chunked.manifest-checksum"
 	annTOCPosition = "io.github.containers.zstd-chunked.manifest-position"
