@@ -34,7 +34,8 @@ type Blob struct {
 
 	mu      sync.Mutex
 	refused *Reason
-	spooled *os.File // the whole blob, once a registry sent it whole mid-pull
+	spooled *os.File       // the whole blob, once a registry sent it whole mid-pull
+	parked  *http.Response // a whole-blob answer to the first request, unread
 	closed  bool
 }
 
@@ -82,6 +83,10 @@ func (b *Blob) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
+	if b.parked != nil {
+		_ = b.parked.Body.Close()
+		b.parked = nil
+	}
 	if b.spooled != nil {
 		err := b.spooled.Close()
 		b.spooled = nil
@@ -281,9 +286,17 @@ func (b *Blob) partial(resp *http.Response, spans []span, first bool, hdr string
 	cr := resp.Header.Get("Content-Range")
 	if resp.StatusCode == http.StatusOK && cr == "" {
 		// The whole blob. At the start of a pull an ordinary download is
-		// cheaper than anything else: stop reading now. Later, keep it.
+		// cheaper than anything else: stop reading now, and park the body
+		// for that download to continue, so the blob crosses the wire once.
+		// Later in a pull, keep it for the ranges still to come.
 		if first {
-			_ = resp.Body.Close()
+			b.mu.Lock()
+			if b.parked == nil && !b.closed {
+				b.parked = resp
+			} else {
+				_ = resp.Body.Close()
+			}
+			b.mu.Unlock()
 			return nil, b.refuse(Reason{Status: resp.StatusCode, Detail: "range request answered with the whole blob"})
 		}
 		return b.spool(resp)

@@ -10,10 +10,11 @@
 //   - 501, 416 or 400 to a multi-range request: single-range requests with
 //     bounded parallelism, for this request and the rest of the pull.
 //   - 200 with the whole blob (or 206 with another range) to the first
-//     request of a blob: the body is closed at once and GetBlobAt returns
-//     chunked.ErrBadRequest, so the differ falls back to an ordinary download.
-//     On a later request of the same blob the body is spooled once and every
-//     later range is served from the spool.
+//     request of a blob: reading stops at once and GetBlobAt returns
+//     chunked.ErrBadRequest, so the differ falls back to an ordinary download;
+//     the unread 200 body is parked for Download to continue. On a later
+//     request of the same blob the body is spooled once and every later
+//     range is served from the spool.
 //   - 200 with a Content-Range matching the request (some proxies): used as
 //     the 206 it is.
 //   - 5xx, 429 and dropped connections: retried with backoff; a body that

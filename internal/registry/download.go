@@ -11,8 +11,17 @@ import (
 
 // Download writes the whole blob to w, verifying its size and digest; a
 // connection that breaks is resumed where it stopped. This is the ordinary
-// download a caller falls back to.
+// download a caller falls back to: if the registry already answered a range
+// request with the whole blob, that response is read on instead of asking
+// again.
 func (b *Blob) Download(ctx context.Context, w io.Writer) error {
+	b.mu.Lock()
+	parked := b.parked
+	b.parked = nil
+	b.mu.Unlock()
+	if parked != nil {
+		return b.download(ctx, parked, w)
+	}
 	resp, err := b.get(ctx, "")
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", b.digest, err)

@@ -35,12 +35,16 @@ const (
 	ColdCache
 	// NoRanges: every range request gets 400.
 	NoRanges
+	// RefuseLater: the first range request of each blob works, later
+	// ones get 400 (ranges refused in the middle of a layer).
+	RefuseLater
 )
 
 var quirkNames = map[Quirk]string{
 	None: "multi-range", Multi501: "501 on multi-range", Multi416: "416 on multi-range", Multi400: "400 on multi-range",
 	Whole200: "200 whole blob", ContentRange200: "200 + Content-Range", WrongRange: "206 other range",
 	ColdCache: "200 whole blob on first request (cold cache)", NoRanges: "400 on every range",
+	RefuseLater: "400 on ranges after the first",
 }
 
 func (q Quirk) String() string { return quirkNames[q] }
@@ -119,19 +123,21 @@ func (f *Faults) wrap(next http.Handler) http.Handler {
 		if fail {
 			f.fail5xx--
 		}
+		// Scripted breaks are used up only when a body is long enough to
+		// be broken.
 		var out func(io.Writer) io.Writer
 		switch {
 		case f.resets > 0:
-			f.resets--
 			after := f.resetAfter
-			out = func(wr io.Writer) io.Writer { return &resetWriter{w: wr, rw: w, left: after} }
+			out = func(wr io.Writer) io.Writer { return &resetWriter{w: wr, rw: w, left: after, f: f} }
 		case f.stalls > 0:
-			f.stalls--
 			after, d := f.stallAfter, f.stall
-			out = func(wr io.Writer) io.Writer { return &stallWriter{w: wr, rw: w, after: after, d: d} }
+			out = func(wr io.Writer) io.Writer {
+				return &stallWriter{w: wr, rw: w, after: after, d: d, f: f, done: r.Context().Done()}
+			}
 		}
 		firstForBlob := false
-		if q == ColdCache && rng != "" {
+		if (q == ColdCache || q == RefuseLater) && rng != "" {
 			if f.seen == nil {
 				f.seen = map[string]bool{}
 			}
@@ -157,7 +163,10 @@ func (f *Faults) wrap(next http.Handler) http.Handler {
 		case q == NoRanges && rng != "":
 			http.Error(w, "ranges not supported", http.StatusBadRequest)
 			return
-		case q == Whole200 && rng != "", firstForBlob:
+		case q == RefuseLater && rng != "" && !firstForBlob:
+			http.Error(w, "ranges not supported", http.StatusBadRequest)
+			return
+		case q == Whole200 && rng != "", q == ColdCache && firstForBlob:
 			r.Header.Del("Range")
 		case q == WrongRange && rng != "":
 			r.Header.Set("Range", "bytes=0-9")
@@ -209,11 +218,27 @@ type resetWriter struct {
 	w    io.Writer
 	rw   http.ResponseWriter
 	left int
+	f    *Faults
+}
+
+// take uses up one scripted break, if any is left.
+func take(f *Faults, n *int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if *n <= 0 {
+		return false
+	}
+	*n--
+	return true
 }
 
 func (r *resetWriter) Write(p []byte) (int, error) {
-	if len(p) <= r.left {
+	if r.left < 0 || len(p) <= r.left {
 		r.left -= len(p)
+		return r.w.Write(p)
+	}
+	if !take(r.f, &r.f.resets) {
+		r.left = -1 // none left: pass through
 		return r.w.Write(p)
 	}
 	n, _ := r.w.Write(p[:r.left])
@@ -228,24 +253,35 @@ func (r *resetWriter) Write(p []byte) (int, error) {
 }
 
 type stallWriter struct {
-	w     io.Writer
-	rw    http.ResponseWriter
-	after int
-	d     time.Duration
-	done  bool
+	w       io.Writer
+	rw      http.ResponseWriter
+	after   int
+	d       time.Duration
+	f       *Faults
+	done    <-chan struct{} // the request's context
+	stalled bool
 }
 
 func (s *stallWriter) Write(p []byte) (int, error) {
-	if s.done || len(p) <= s.after {
+	if s.stalled || len(p) <= s.after {
 		s.after -= len(p)
+		return s.w.Write(p)
+	}
+	s.stalled = true
+	if !take(s.f, &s.f.stalls) {
 		return s.w.Write(p)
 	}
 	n, err := s.w.Write(p[:s.after])
 	if fl, ok := s.rw.(http.Flusher); ok {
 		fl.Flush()
 	}
-	s.done = true
-	time.Sleep(s.d)
+	t := time.NewTimer(s.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
+		return n, io.ErrClosedPipe
+	}
 	if err != nil {
 		return n, err
 	}

@@ -37,7 +37,7 @@ type rawManifest struct {
 	mt  types.MediaType
 }
 
-func (m rawManifest) RawManifest() ([]byte, error)         { return m.raw, nil }
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
 
 func (s *Server) opts() []remote.Option {
@@ -84,8 +84,8 @@ func (s *Server) PushPlatform(tb testing.TB, repoTag, os, arch string, layers ..
 	}
 	config, err := json.Marshal(map[string]any{
 		"created": created, "architecture": arch, "os": os,
-		"config": map[string]any{"Env": []string{"PATH=/usr/bin"}},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
+		"config":  map[string]any{"Env": []string{"PATH=/usr/bin"}},
+		"rootfs":  map[string]any{"type": "layers", "diff_ids": diffIDs},
 		"history": history,
 	})
 	if err != nil {

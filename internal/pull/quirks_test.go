@@ -1,0 +1,142 @@
+package pull
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chunkdiff/chunkdiff/internal/testregistry"
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	storage "go.podman.io/storage"
+)
+
+// quirkCase is one registry behaviour and the outcome the pull must reach.
+type quirkCase struct {
+	name    string
+	quirk   testregistry.Quirk
+	setup   func(f *testregistry.Faults)
+	outcome Outcome
+	// extra is what the wire may carry beyond the bound: what a reset
+	// connection had in flight is sent again (all of it by a registry that
+	// ignores ranges).
+	extra int64
+}
+
+var quirkCases = []quirkCase{
+	{name: "multi-range", quirk: testregistry.None, outcome: Partial},
+	{name: "501", quirk: testregistry.Multi501, outcome: Partial},
+	{name: "416", quirk: testregistry.Multi416, outcome: Partial},
+	{name: "400-multi", quirk: testregistry.Multi400, outcome: Partial},
+	{name: "200-whole", quirk: testregistry.Whole200, outcome: Full},
+	{name: "200-content-range", quirk: testregistry.ContentRange200, outcome: Partial},
+	{name: "206-other-range", quirk: testregistry.WrongRange, outcome: Full},
+	{name: "cold-cache", quirk: testregistry.ColdCache, outcome: Full},
+	{name: "400-all", quirk: testregistry.NoRanges, outcome: Full},
+	{name: "reset-mid-body", setup: func(f *testregistry.Faults) { f.Reset(2, 50<<10) }, outcome: Partial, extra: 2 * 50 << 10},
+	{name: "reset-single-ranges", quirk: testregistry.Multi501, setup: func(f *testregistry.Faults) { f.Reset(3, 20<<10) }, outcome: Partial, extra: 3 * 20 << 10},
+	{name: "slow-body", setup: func(f *testregistry.Faults) { f.Stall(1, 10<<10, 3*time.Second) }, outcome: Partial},
+	{name: "503", setup: func(f *testregistry.Faults) { f.Fail5xx(2) }, outcome: Partial},
+	{name: "200-whole-reset", quirk: testregistry.Whole200, setup: func(f *testregistry.Faults) { f.Reset(2, 1<<20) }, outcome: Full, extra: 2 << 20},
+	{name: "400-mid-layer", quirk: testregistry.RefuseLater, outcome: Full},
+}
+
+// updateStore returns a store holding the previous release, pulled from
+// srv, and a function that removes whatever a test pulled on top.
+func updateStore(t *testing.T, srv *testregistry.Server, base string) (storage.Store, func()) {
+	t.Helper()
+	store := overlayStore(t)
+	baseRes := mustPull(t, store, base)
+	return store, func() {
+		images, err := store.Images()
+		require.NoError(t, err)
+		for _, img := range images {
+			if img.ID != baseRes.ImageID {
+				_, err := store.DeleteImage(img.ID, true)
+				require.NoError(t, err)
+			}
+		}
+	}
+}
+
+// Every quirk ends in the update image, correct, with the expected outcome;
+// never a hard failure, a double download, a hang or a leaked goroutine.
+func TestPullSurvivesRegistryQuirks(t *testing.T) {
+	r := releases(t)
+	srv := testregistry.Start(t)
+	base := srv.Push(t, "test/app:1", r.base)
+	update := srv.Push(t, "test/app:2", r.update)
+	store, clean := updateStore(t, srv, base.Ref)
+	want := testutil.TarSnapshot(t, r.updateTar)
+	for _, tc := range quirkCases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer clean()
+			srv.Faults.Set(tc.quirk)
+			if tc.setup != nil {
+				tc.setup(srv.Faults)
+			}
+			defer srv.Faults.Set(testregistry.None)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			start := time.Now()
+			res, err := Pull(ctx, store, update.Ref, options())
+			require.NoError(t, err)
+			assert.Less(t, time.Since(start), 20*time.Second)
+			require.Len(t, res.Layers, 1)
+			l := res.Layers[0]
+			assert.Equal(t, tc.outcome, l.Outcome, "reason: %s", l.Reason)
+			if tc.outcome == Full {
+				assert.NotEmpty(t, l.Reason)
+			}
+			assert.Equal(t, update.ConfigDigest.Encoded(), res.ImageID)
+			layer, err := store.Layer(l.LayerID)
+			require.NoError(t, err)
+			assert.Equal(t, r.update.DiffID, layer.UncompressedDigest)
+			assert.Empty(t, testutil.Diff(want, layerTree(t, store, l.LayerID)))
+			// Never twice: at most the blob plus what a refused first
+			// response had in flight.
+			wire := srv.Faults.BlobBytes.Load() - int64(len(base.Config)) - int64(len(update.Config))
+			assert.LessOrEqual(t, wire, r.update.Size()*105/100+tc.extra, "bytes on the wire")
+			if tc.outcome == Partial {
+				// A patch update fetches little more than what the store
+				// lacks plus the metadata.
+				require.NotNil(t, l.Dump)
+				require.NotNil(t, l.Dump.Apply)
+				m := l.Dump.Metadata
+				bound := l.Dump.Apply.Reuse.LowerBound + int64(m.TOCCompressedSize) + int64(m.TarSplitCompressedSize)
+				assert.LessOrEqual(t, float64(wire), 1.1*float64(bound)+float64(tc.extra), "wire vs lower bound %d", bound)
+				t.Logf("%s: lower bound + TOC + tar-split = %d B, wire/bound = %.3f", tc.name, bound, float64(wire)/float64(bound))
+			}
+			t.Logf("%s: %s, %d of %d B on the wire (%.1f%%), %d requests, reason %q", tc.name, l.Outcome,
+				wire, r.update.Size(), 100*float64(wire)/float64(r.update.Size()), srv.Faults.BlobRequests.Load(), l.Reason)
+			requireNoLeak(t)
+		})
+	}
+}
+
+// Cancelling a pull mid-layer returns promptly with the context's error,
+// leaves no goroutine and no image behind.
+func TestPullCancelled(t *testing.T) {
+	r := releases(t)
+	srv := testregistry.Start(t)
+	update := srv.Push(t, "test/app:2", r.update)
+	store := overlayStore(t)
+	srv.Faults.Stall(100, 1<<10, 10*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	o := options()
+	o.Registry.Range.IdleTimeout = time.Minute
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := Pull(ctx, store, update.Ref, o)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	images, err := store.Images()
+	require.NoError(t, err)
+	assert.Empty(t, images)
+	requireNoLeak(t)
+}
+
+var _ = fmt.Sprint
