@@ -219,6 +219,7 @@ type resetWriter struct {
 	rw   http.ResponseWriter
 	left int
 	f    *Faults
+	cut  bool
 }
 
 // take uses up one scripted break, if any is left.
@@ -233,6 +234,12 @@ func take(f *Faults, n *int) bool {
 }
 
 func (r *resetWriter) Write(p []byte) (int, error) {
+	if r.cut {
+		// The connection is gone; let the handler finish as if all went
+		// out (net/http's multipart writer and distribution's file reader
+		// race if the handler returns while the part goroutine reads).
+		return len(p), nil
+	}
 	if r.left < 0 || len(p) <= r.left {
 		r.left -= len(p)
 		return r.w.Write(p)
@@ -249,7 +256,9 @@ func (r *resetWriter) Write(p []byte) (int, error) {
 	if conn, _, err := http.NewResponseController(r.rw).Hijack(); err == nil {
 		_ = conn.Close()
 	}
-	return n, io.ErrClosedPipe
+	r.cut = true
+	_ = n
+	return len(p), nil
 }
 
 type stallWriter struct {
