@@ -10,6 +10,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 	"github.com/chunkdiff/chunkdiff/internal/source"
 	graphdriver "go.podman.io/storage/drivers"
+	"go.podman.io/storage/pkg/chunked"
 )
 
 // convert runs the convert edge: download the whole blob, verify it,
@@ -28,6 +29,17 @@ func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.
 	}
 	ctx := context.Background()
 	local, err := convert.FetchAndConvert(ctx, c.Source(), c.BlobSize(), c.BlobDigest(), dir)
+	if bad := (chunked.ErrBadRequest{}); errors.As(err, &bad) {
+		// No ranges at all, not even the whole blob as one: an ordinary
+		// download may still work, as containers/image falls back on this
+		// error from PrepareStagedLayer too.
+		r := states.Because(states.CodeRangesRefused, "the source refused the whole-blob request for convert_images (%s)", p.reason)
+		_ = d.releaseCurrent()
+		if aerr := d.advance(states.FallBack, r, nil, fallback{reason: r}); aerr != nil {
+			return metadataLoaded{}, aerr
+		}
+		return metadataLoaded{}, fallbackError(r, err)
+	}
 	if err != nil {
 		return metadataLoaded{}, d.fail(fmt.Errorf("convert_images: %w", err))
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/chunkdiff/chunkdiff/differ"
+	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/internal/registry"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
@@ -43,6 +44,9 @@ const (
 	// Full: the lifecycle or the registry said fall back; the blob was
 	// downloaded whole (once) and applied with PutLayer.
 	Full Outcome = "full"
+	// Converted: convert_images downloaded the blob whole (once) and the
+	// differ applied the local conversion.
+	Converted Outcome = "converted"
 	// Present: a layer with the same ID and DiffID was already there.
 	Present Outcome = "present"
 )
@@ -214,6 +218,12 @@ func partial(ctx context.Context, store storage.Store, blob *registry.Blob, lr *
 		return err
 	}
 	lr.Outcome = Partial
+	for _, tr := range dump.History {
+		if tr.Event == states.Convert {
+			lr.Outcome = Converted
+			lr.Reason = tr.Reason.Detail
+		}
+	}
 	flags := map[string]any{}
 	switch {
 	case out.UncompressedDigest != "":

@@ -140,3 +140,39 @@ func TestPullCancelled(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// convert_images over a registry: a gzip layer is converted from one
+// whole-blob request (even answered with 200); when the registry refuses
+// that too, the layer falls back to an ordinary download instead of failing.
+func TestPullConvertImages(t *testing.T) {
+	tarBytes := testutil.TarBytes(t, testutil.RichTree(9))
+	gz := testutil.Gzip(t, tarBytes)
+	srv := testregistry.Start(t)
+	img := srv.Push(t, "test/gzip:1", gz)
+	for _, tc := range []struct {
+		quirk   testregistry.Quirk
+		outcome Outcome
+		reason  string
+	}{
+		{testregistry.None, Converted, "converted it locally"},
+		{testregistry.Whole200, Converted, "converted it locally"},
+		{testregistry.NoRanges, Full, "whole-blob request"},
+	} {
+		t.Run(tc.quirk.String(), func(t *testing.T) {
+			srv.Faults.Set(tc.quirk)
+			defer srv.Faults.Set(testregistry.None)
+			store := testutil.NewOverlayStore(t, map[string]string{"enable_partial_images": "true", "convert_images": "true"})
+			res, err := Pull(context.Background(), store, img.Ref, options())
+			require.NoError(t, err)
+			l := res.Layers[0]
+			assert.Equal(t, tc.outcome, l.Outcome)
+			assert.Contains(t, l.Reason, tc.reason)
+			layer, err := store.Layer(l.LayerID)
+			require.NoError(t, err)
+			assert.Equal(t, gz.DiffID, layer.UncompressedDigest)
+			assert.Empty(t, testutil.Diff(testutil.TarSnapshot(t, tarBytes), layerTree(t, store, l.LayerID)))
+			assert.LessOrEqual(t, srv.Faults.BlobBytes.Load()-int64(len(img.Config)), gz.Size()*105/100, "downloaded once")
+			requireNoLeak(t)
+		})
+	}
+}

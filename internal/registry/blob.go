@@ -284,6 +284,10 @@ var errOtherRange = errors.New("partial response with other ranges than requeste
 // serves them; it owns resp's body from here on.
 func (b *Blob) partial(resp *http.Response, spans []span, first bool, hdr string) (partSource, error) {
 	cr := resp.Header.Get("Content-Range")
+	if resp.StatusCode == http.StatusOK && cr == "" && len(spans) == 1 && spans[0] == (span{0, b.size}) {
+		// The whole blob was asked for (convert_images): a 200 is the answer.
+		return &bodySource{body: resp.Body, cur: spans[0], pos: 0}, nil
+	}
 	if resp.StatusCode == http.StatusOK && cr == "" {
 		// The whole blob. At the start of a pull an ordinary download is
 		// cheaper than anything else: stop reading now, and park the body

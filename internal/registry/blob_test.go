@@ -411,3 +411,18 @@ func TestDownloadVerifiesDigest(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadResponse)
 	assert.True(t, errors.Is(err, ErrBadResponse))
 }
+
+// A request for the whole blob (convert_images) answered with 200 is served,
+// not refused.
+func TestWholeBlobRangeAnsweredWith200(t *testing.T) {
+	blob := randomBlob(1 << 20)
+	f := newFaultServer(t, blob, quirkWhole200)
+	_, b := newTestBlob(t, f, testOptions())
+	whole := []chunked.ImageSourceChunk{{Offset: 0, Length: uint64(len(blob))}}
+	got, err := fetch(t, b, whole)
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{blob}, got)
+	_, refused := b.Refused()
+	assert.False(t, refused)
+	requireNoLeak(t)
+}
