@@ -97,3 +97,15 @@ func TestPullCommandErrors(t *testing.T) {
 	_, err = run(t, "pull", "--store", storeRoot(t), "--tls-verify=false", "--platform", "plan9", img.Ref)
 	assert.ErrorContains(t, err, "OS/ARCH")
 }
+
+// The README's main command: the demo pair from a local registry, the
+// update fetching a fraction of its blob.
+func TestPullDemo(t *testing.T) {
+	testutil.RequireOverlay(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	out, err := run(t, "pull-demo", "--dir", "../../testdata/demo")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "/demo/app:base")
+	assert.Contains(t, out, "/demo/app:update")
+	assert.Regexp(t, `layer 0 [0-9a-f]{12}: partial, fetched \d+ of \d+ B, skipped: \d+ B = [1-9]\d\.\d%`, out, "the update skipped most of its blob")
+}

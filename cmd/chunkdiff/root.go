@@ -11,6 +11,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCommand(), newApplyCommand(), newConvertCommand(), newDemoCommand(), newPullCommand())
+	root.AddCommand(newInspectCommand(), newApplyCommand(), newConvertCommand(), newDemoCommand(), newPullCommand(), newPullDemoCommand())
 	return root
 }

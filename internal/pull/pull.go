@@ -135,9 +135,9 @@ func storeNames(ref string) ([]string, error) {
 }
 
 // pullLayer puts layer i on top of parent.
-func pullLayer(ctx context.Context, store storage.Store, img *registry.Image, i int, parent string, o Options) (LayerResult, error) {
+func pullLayer(ctx context.Context, store storage.Store, img *registry.Image, i int, parent string, o Options) (lr LayerResult, _ error) {
 	l := img.Layers[i]
-	lr := LayerResult{Index: i, Digest: l.Digest, Size: l.Size, DiffID: img.DiffIDs[i]}
+	lr = LayerResult{Index: i, Digest: l.Digest, Size: l.Size, DiffID: img.DiffIDs[i]}
 	if d, err := toc.GetTOCDigest(l.Annotations); err == nil && d != nil {
 		lr.TOCDigest = *d
 	}

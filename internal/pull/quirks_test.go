@@ -90,6 +90,9 @@ func TestPullSurvivesRegistryQuirks(t *testing.T) {
 			if tc.outcome == Full {
 				assert.NotEmpty(t, l.Reason)
 			}
+			assert.Positive(t, l.Fetched)
+			assert.Equal(t, max(0, l.Size-l.Fetched), l.Skipped)
+			assert.Equal(t, l.Fetched, res.Fetched)
 			assert.Equal(t, update.ConfigDigest.Encoded(), res.ImageID)
 			layer, err := store.Layer(l.LayerID)
 			require.NoError(t, err)
