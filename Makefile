@@ -8,7 +8,7 @@ RACE_PKGS ?= ./differ/... ./internal/...
 FUZZTIME  ?= 10s
 GOLANGCI  ?= $(shell command -v golangci-lint 2>/dev/null || echo $(HOME)/go/bin/golangci-lint)
 
-.PHONY: all build test test-race test-rest fuzz fuzz-short lint bench bench-quick demo generate
+.PHONY: all build test test-race test-rest fuzz fuzz-short lint bench bench-quick demo pull-demo generate
 
 all: build
 
@@ -73,3 +73,7 @@ bench-quick:
 # demo: the main job on the embedded demo layer (testdata/demo).
 demo: build
 	./bin/chunkdiff demo
+
+# pull-demo: the demo pair served by a local registry, pulled with `chunkdiff pull`.
+pull-demo: build
+	./bin/chunkdiff pull-demo

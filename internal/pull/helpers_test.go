@@ -45,7 +45,7 @@ var (
 	rel         release
 )
 
-func releases(t *testing.T) release {
+func releases(t testing.TB) release {
 	t.Helper()
 	releaseOnce.Do(func() {
 		base := testutil.RealisticEntries(testutil.RealisticOptions{Seed: 13, Files: 300, TotalBytes: 12 << 20})

@@ -9,11 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.podman.io/image/v5/copy"
-	"go.podman.io/image/v5/docker"
-	"go.podman.io/image/v5/signature"
 	istorage "go.podman.io/image/v5/storage"
-	"go.podman.io/image/v5/types"
 	storage "go.podman.io/storage"
 )
 
@@ -21,18 +17,7 @@ import (
 // copy.Image, as podman pull does.
 func copyWithContainersImage(t *testing.T, store storage.Store, ref string) {
 	t.Helper()
-	src, err := docker.ParseReference("//" + ref)
-	require.NoError(t, err)
-	dst, err := istorage.Transport.ParseStoreReference(store, ref)
-	require.NoError(t, err)
-	policy, err := signature.NewPolicyContext(&signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}})
-	require.NoError(t, err)
-	defer func() { _ = policy.Destroy() }()
-	_, err = copy.Image(context.Background(), policy, dst, src, &copy.Options{SourceCtx: &types.SystemContext{
-		DockerInsecureSkipTLSVerify: types.OptionalBoolTrue,
-		DockerAuthConfig:            &types.DockerAuthConfig{Username: testregistry.User, Password: testregistry.Password},
-	}})
-	require.NoError(t, err)
+	require.NoError(t, containersImageCopy(store, ref))
 }
 
 // upstreamGaps are the diff options hiding what upstream's differ does not
