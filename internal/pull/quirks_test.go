@@ -144,7 +144,6 @@ func TestPullCancelled(t *testing.T) {
 	requireNoLeak(t)
 }
 
-
 // convert_images over a registry: a gzip layer is converted from one
 // whole-blob request (even answered with 200); when the registry refuses
 // that too, the layer falls back to an ordinary download instead of failing.
