@@ -53,7 +53,9 @@ update fetches only what the base does not already provide.`,
 			}
 			out := cmd.OutOrStdout()
 			if keep {
-				fmt.Fprintf(out, "store: %s\n", root)
+				if _, err := fmt.Fprintf(out, "store: %s\n", root); err != nil {
+					return err
+				}
 			} else {
 				defer func() { _ = os.RemoveAll(root) }()
 			}
@@ -65,11 +67,15 @@ update fetches only what the base does not already provide.`,
 			for _, tag := range []string{"base", "update"} {
 				before := reg.BlobBytes.Load()
 				ref := host + "/demo/app:" + tag
-				fmt.Fprintf(out, "\n$ chunkdiff pull --tls-verify=false %s\n", ref)
+				if _, err := fmt.Fprintf(out, "\n$ chunkdiff pull --tls-verify=false %s\n", ref); err != nil {
+					return err
+				}
 				if err := runPull(cmd.Context(), out, cmd.ErrOrStderr(), store, ref, pullFlags{tlsVerify: false}); err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "  registry sent %d B of blobs\n", reg.BlobBytes.Load()-before)
+				if _, err := fmt.Fprintf(out, "  registry sent %d B of blobs\n", reg.BlobBytes.Load()-before); err != nil {
+					return err
+				}
 			}
 			return nil
 		},

@@ -60,8 +60,10 @@ func readBack(t *testing.T, store storage.Store, ref string) view {
 	oci, err := img.OCIConfig(ctx)
 	require.NoError(t, err)
 	v.diffIDs = oci.RootFS.DiffIDs
-	simg, err := istorage.Transport.GetStoreImage(store, sref)
+	ids, err := store.ImagesByDigest(digest.FromBytes(v.manifest))
 	require.NoError(t, err)
+	require.Len(t, ids, 1)
+	simg := ids[0]
 	v.id, v.topLayer, v.names = simg.ID, simg.TopLayer, simg.Names
 	v.bigData, err = store.ListImageBigData(simg.ID)
 	require.NoError(t, err)
