@@ -159,8 +159,13 @@ func (b *Blob) produce(spans []span, src partSource, streams chan io.ReadCloser,
 		case <-b.ctx.Done():
 		}
 	}
+	idle := 0 // sources opened since the last stream was sent
 	for i := 0; i < len(spans); {
 		if src == nil {
+			if idle++; idle > 3 {
+				sendErr(fmt.Errorf("blob %s, range %d-%d: %w: no response serves it", b.digest, spans[i].off, spans[i].end-1, ErrBadResponse))
+				return
+			}
 			var err error
 			if src, err = b.open(spans[i:], false); err != nil {
 				sendErr(err)
@@ -188,6 +193,7 @@ func (b *Blob) produce(spans []span, src partSource, streams chan io.ReadCloser,
 			sendErr(fmt.Errorf("blob %s, range %d-%d: %w", b.digest, spans[i].off, spans[i].end-1, err))
 			return
 		}
+		idle = 0
 		st := newStream(b, spans[i], r)
 		select {
 		case streams <- st:
@@ -222,6 +228,9 @@ func (b *Blob) open(spans []span, first bool) (partSource, error) {
 		return nil, fmt.Errorf("blob %s: used after Close", b.digest)
 	}
 	if len(spans) > 1 && !b.c.single.Load() {
+		spans = spans[:batch(spans)]
+	}
+	if len(spans) > 1 && !b.c.single.Load() {
 		hdr := rangeHeader(spans)
 		resp, err := b.get(b.ctx, hdr)
 		if err != nil {
@@ -236,7 +245,8 @@ func (b *Blob) open(spans []span, first bool) (partSource, error) {
 			// A later request answered with another range: distrust
 			// multi-range requests and ask for each range alone.
 			b.c.switchToSingle(Reason{Status: resp.StatusCode, Detail: "multi-range request answered with other ranges"})
-		case http.StatusBadRequest, http.StatusRequestedRangeNotSatisfiable, http.StatusNotImplemented:
+		case http.StatusBadRequest, http.StatusRequestedRangeNotSatisfiable, http.StatusNotImplemented,
+			http.StatusRequestHeaderFieldsTooLarge:
 			_ = resp.Body.Close()
 			b.c.switchToSingle(Reason{Status: resp.StatusCode, Detail: "multi-range request refused"})
 		default:
@@ -307,7 +317,7 @@ func (b *Blob) partial(resp *http.Response, spans []span, first bool, hdr string
 	}
 	if mt, boundary, ok := multipartBoundary(resp.Header.Get("Content-Type")); ok {
 		_ = mt
-		return newMultipartSource(b, resp.Body, boundary), nil
+		return newMultipartSource(b, resp.Body, boundary, spans[len(spans)-1].end), nil
 	}
 	if cr == "" {
 		_ = resp.Body.Close()

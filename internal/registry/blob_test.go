@@ -426,3 +426,42 @@ func TestWholeBlobRangeAnsweredWith200(t *testing.T) {
 	assert.False(t, refused)
 	requireNoLeak(t)
 }
+
+// Thousands of ranges are sent in batches whose Range header stays under
+// what proxies accept; every range still arrives in order.
+func TestManyRangesAreBatched(t *testing.T) {
+	blob := randomBlob(1 << 20)
+	f := newFaultServer(t, blob, quirkNone)
+	_, b := newTestBlob(t, f, testOptions())
+	var chunks []chunked.ImageSourceChunk
+	for off := uint64(0); off+7 < uint64(len(blob)); off += 500 {
+		chunks = append(chunks, chunked.ImageSourceChunk{Offset: off, Length: 7})
+	}
+	got, err := fetch(t, b, chunks)
+	require.NoError(t, err)
+	assert.Equal(t, want(blob, chunks), got)
+	seen := f.rangesSeen()
+	assert.Greater(t, len(seen), 1)
+	for _, r := range seen {
+		assert.LessOrEqual(t, len(r), maxRangeHeader+len("18446744073709551615-18446744073709551615,"))
+	}
+	requireNoLeak(t)
+}
+
+// A server that coalesces the ranges asked into one part covering them.
+func TestCoalescedRanges(t *testing.T) {
+	blob := randomBlob(1 << 20)
+	f := newFaultServer(t, blob, quirkNone)
+	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Range"), ",") {
+			r.Header.Set("Range", "bytes=0-30000")
+		}
+		f.ServeHTTP(w, r)
+	})
+	_, b := newTestBlob(t, f, testOptions())
+	chunks := []chunked.ImageSourceChunk{{Offset: 10, Length: 100}, {Offset: 5000, Length: 20000}}
+	got, err := fetch(t, b, chunks)
+	require.NoError(t, err)
+	assert.Equal(t, want(blob, chunks), got)
+	requireNoLeak(t)
+}

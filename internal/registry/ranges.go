@@ -87,3 +87,20 @@ func contentRange(v string) (span, int64, error) {
 	}
 	return span{off: first, end: last + 1}, total, nil
 }
+
+// maxRangeHeader bounds the Range header of one request: servers and
+// proxies cap request headers (nginx: 8 KiB per line by default); longer
+// requests are split into batches.
+const maxRangeHeader = 6000
+
+// batch is how many of spans (at least one) fit in one Range header.
+func batch(spans []span) int {
+	n := len("bytes=")
+	for i, s := range spans {
+		n += len(fmt.Sprintf("%d-%d,", s.off, s.end-1))
+		if n > maxRangeHeader && i > 0 {
+			return i
+		}
+	}
+	return len(spans)
+}

@@ -40,7 +40,7 @@ type bodySource struct {
 }
 
 func (s *bodySource) next(sp span) (io.Reader, error) {
-	if s.dead || sp.off < s.pos || sp.end > s.cur.end || sp.off-s.pos > skipLimit {
+	if s.dead || sp.off < s.pos || sp.end > s.cur.end {
 		return nil, errReopen
 	}
 	if _, err := io.CopyN(io.Discard, s.body, sp.off-s.pos); err != nil {
@@ -81,6 +81,7 @@ func multipartBoundary(contentType string) (string, string, bool) {
 // several consecutive ranges (servers may coalesce them).
 type multipartSource struct {
 	b    *Blob
+	end  int64 // the end of the last range requested
 	body io.ReadCloser
 	mr   *multipart.Reader
 	part *multipart.Part
@@ -89,13 +90,13 @@ type multipartSource struct {
 	dead bool
 }
 
-func newMultipartSource(b *Blob, body io.ReadCloser, boundary string) *multipartSource {
-	return &multipartSource{b: b, body: body, mr: multipart.NewReader(body, boundary)}
+func newMultipartSource(b *Blob, body io.ReadCloser, boundary string, end int64) *multipartSource {
+	return &multipartSource{b: b, end: end, body: body, mr: multipart.NewReader(body, boundary)}
 }
 
 func (s *multipartSource) next(sp span) (io.Reader, error) {
-	if s.dead {
-		return nil, errReopen
+	if s.dead || sp.off >= s.end {
+		return nil, errReopen // the next batch of ranges
 	}
 	for s.part == nil || sp.off >= s.cur.end {
 		p, err := s.mr.NextPart()
