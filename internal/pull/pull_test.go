@@ -174,3 +174,35 @@ func TestPullErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, images, "nothing committed")
 }
+
+// Layers pulled without a DiffID (zstd:chunked without tar-split, with
+// insecure_allow_unpredictable_image_contents) are identified by their TOC:
+// layer IDs, the image ID and the expected-DiffID flag are what
+// containers/image records for the same pull. (eStargz would do too, but
+// upstream's differ panics on it in pgzip.)
+func TestPullByTOCMatchesContainersImage(t *testing.T) {
+	srv := testregistry.Start(t)
+	tarBytes := testutil.TarBytes(t, testutil.RichTree(11))
+	img := srv.Push(t, "test/notarsplit:1", testutil.WithoutTarSplit(t, testutil.ZstdChunked(t, tarBytes)))
+	opts := map[string]string{"enable_partial_images": "true", "insecure_allow_unpredictable_image_contents": "true"}
+
+	ours := testutil.NewOverlayStore(t, opts)
+	res := mustPull(t, ours, img.Ref)
+	theirs := testutil.NewOverlayStore(t, opts)
+	copyWithContainersImage(t, theirs, img.Ref)
+
+	a, b := readBack(t, ours, img.Ref), readBack(t, theirs, img.Ref)
+	require.True(t, res.Layers[0].ByTOC, "no DiffID was computed")
+	assert.NotEqual(t, img.ConfigDigest.Encoded(), a.id, "the TOC enters the image ID")
+	assert.Equal(t, b.id, a.id)
+	assert.Equal(t, b.names, a.names)
+	assert.Equal(t, b.manifest, a.manifest)
+	assert.ElementsMatch(t, b.bigData, a.bigData)
+	require.Len(t, a.layers, 1)
+	require.Len(t, b.layers, 1)
+	assert.Equal(t, b.layers[0].ID, a.layers[0].ID)
+	assert.Equal(t, b.layers[0].TOCDigest, a.layers[0].TOCDigest)
+	assert.Equal(t, b.layers[0].Flags, a.layers[0].Flags)
+	assert.Equal(t, img.Layers[0].DiffID.String(), a.layers[0].Flags[expectedLayerDiffIDFlag])
+	assert.Empty(t, testutil.Diff(testutil.TarSnapshot(t, tarBytes), layerTree(t, ours, a.layers[0].ID)))
+}
