@@ -205,6 +205,12 @@ func (b *Blob) produce(spans []span, src partSource, streams chan io.ReadCloser,
 		case <-b.ctx.Done():
 			return
 		}
+		if err := st.err(); err != nil {
+			// The consumer has the error already; the ranges left are not
+			// worth new requests.
+			sendErr(err)
+			return
+		}
 		if st.broke() {
 			src.close()
 			src = nil

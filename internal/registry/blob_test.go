@@ -465,3 +465,20 @@ func TestCoalescedRanges(t *testing.T) {
 	assert.Equal(t, want(blob, chunks), got)
 	requireNoLeak(t)
 }
+
+// A range that cannot be resumed (every attempt resets at once) fails the
+// read, and the producer stops instead of requesting the ranges left.
+func TestResumeGivesUp(t *testing.T) {
+	blob := randomBlob(1 << 20)
+	f := newFaultServer(t, blob, quirkMulti501)
+	f.resetAfter = 1
+	f.resets.Store(1000)
+	o := testOptions()
+	o.Retries = 2
+	_, b := newTestBlob(t, f, o)
+	_, err := fetch(t, b, threeRanges)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "broke")
+	assert.Less(t, f.requests.Load(), int64(30), "no request per range left")
+	requireNoLeak(t)
+}

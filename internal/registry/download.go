@@ -42,7 +42,7 @@ func (b *Blob) download(ctx context.Context, resp *http.Response, w io.Writer) e
 	h := b.digest.Algorithm().Digester()
 	out := io.MultiWriter(markWrites{w}, h.Hash())
 	var n int64
-	stalls := 0
+	stalls, resumes := 0, 0
 	for {
 		m, err := io.Copy(out, io.LimitReader(resp.Body, b.size-n+1))
 		_ = resp.Body.Close()
@@ -62,6 +62,9 @@ func (b *Blob) download(ctx context.Context, resp *http.Response, w io.Writer) e
 		}
 		if stalls++; stalls > b.c.opts.Retries {
 			return fmt.Errorf("blob %s: download broke at %d of %d bytes %d times in a row: %w", b.digest, n, b.size, stalls, err)
+		}
+		if resumes++; resumes > 16*(b.c.opts.Retries+1) {
+			return fmt.Errorf("blob %s: download broke %d times: %w", b.digest, resumes, err)
 		}
 		if err := sleep(ctx, b.c.opts.Backoff<<(stalls-1)); err != nil {
 			return err

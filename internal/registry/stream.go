@@ -22,7 +22,9 @@ type stream struct {
 	r       io.Reader
 	resumed io.Closer // the body of the last resume, owned by the stream
 	broken  atomic.Bool
-	stalls  int // resumes in a row without progress
+	failed  atomic.Pointer[error] // why the stream gave up, if it did
+	stalls  int                   // resumes in a row without progress
+	resumes int
 
 	closed atomic.Bool
 	once   sync.Once
@@ -66,14 +68,28 @@ func (s *stream) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if cerr := context.Cause(s.b.ctx); cerr != nil {
-		s.finish()
+		s.fail(cerr)
 		return n, cerr
 	}
 	if rerr := s.resume(err); rerr != nil {
-		s.finish()
+		s.fail(rerr)
 		return n, rerr
 	}
 	return n, nil
+}
+
+// fail records why the stream gave up and releases the producer.
+func (s *stream) fail(err error) {
+	s.failed.CompareAndSwap(nil, &err)
+	s.finish()
+}
+
+// err is why the stream gave up, nil if it did not.
+func (s *stream) err() error {
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // resume replaces a broken response with a request for the bytes left.
@@ -84,9 +100,15 @@ func (s *stream) resume(cause error) error {
 		s.resumed = nil
 	}
 	s.stalls++
+	s.resumes++
 	opts := s.b.c.opts
 	if s.stalls > opts.Retries {
 		return fmt.Errorf("blob %s, range %d-%d: broke at offset %d %d times in a row: %w", s.b.digest, s.sp.off, s.sp.end-1, s.pos, s.stalls, cause)
+	}
+	// Progress resets the count above; a registry that sends a few bytes
+	// per connection must still not keep us resuming for ever.
+	if s.resumes > 4*(opts.Retries+1) {
+		return fmt.Errorf("blob %s, range %d-%d: broke %d times: %w", s.b.digest, s.sp.off, s.sp.end-1, s.resumes, cause)
 	}
 	if err := sleep(s.b.ctx, opts.Backoff<<(s.stalls-1)); err != nil {
 		return err
