@@ -206,3 +206,31 @@ func TestPullByTOCMatchesContainersImage(t *testing.T) {
 	assert.Equal(t, img.Layers[0].DiffID.String(), a.layers[0].Flags[expectedLayerDiffIDFlag])
 	assert.Empty(t, testutil.Diff(testutil.TarSnapshot(t, tarBytes), layerTree(t, ours, a.layers[0].ID)))
 }
+
+// A config whose DiffID does not match the layer fails the pull, partial
+// or ordinary, and leaves no layer and no image behind.
+func TestPullRejectsWrongDiffID(t *testing.T) {
+	srv := testregistry.Start(t)
+	tarBytes := testutil.TarBytes(t, testutil.RichTree(12))
+	for name, l := range map[string]testutil.Layer{
+		"partial":  testutil.ZstdChunked(t, tarBytes),
+		"ordinary": testutil.Gzip(t, tarBytes),
+	} {
+		t.Run(name, func(t *testing.T) {
+			l.DiffID = digest.FromString("not this layer")
+			img := srv.Push(t, "test/wrong:"+name, l)
+			store := overlayStore(t)
+			res, err := Pull(context.Background(), store, img.Ref, options())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "the config says "+l.DiffID.String())
+			assert.Empty(t, res.ImageID)
+			layers, err := store.Layers()
+			require.NoError(t, err)
+			assert.Empty(t, layers)
+			images, err := store.Images()
+			require.NoError(t, err)
+			assert.Empty(t, images)
+			requireNoLeak(t)
+		})
+	}
+}
