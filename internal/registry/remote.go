@@ -152,6 +152,9 @@ func Resolve(ctx context.Context, ref name.Reference, o ResolveOptions) (*Image,
 
 	ro := o.Range
 	ro.Transport = rt
+	// rt rewrites the scheme to what its ping found (HTTPS first, plain
+	// HTTP only for insecure or local registries), as for ggcr's own
+	// requests.
 	img.Client = NewClient(fmt.Sprintf("%s://%s/v2/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()), ro)
 	var cfg strings.Builder
 	if err := img.Client.Blob(ctx, m.Config.Digest, m.Config.Size).Download(ctx, &cfg); err != nil {
