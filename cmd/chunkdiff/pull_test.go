@@ -109,3 +109,26 @@ func TestPullDemo(t *testing.T) {
 	assert.Contains(t, out, "/demo/app:update")
 	assert.Regexp(t, `layer 0 [0-9a-f]{12}: partial, fetched \d+ of \d+ B, skipped: \d+ B = [1-9]\d\.\d%`, out, "the update skipped most of its blob")
 }
+
+// Without --store, the store configured in storage.conf is used, as podman
+// does.
+func TestPullCommandDefaultStore(t *testing.T) {
+	testutil.RequireOverlay(t)
+	srv := testregistry.Start(t)
+	t.Setenv("DOCKER_CONFIG", srv.DockerConfig(t, t.TempDir()))
+	img := srv.Push(t, "cli/app:1", testutil.ZstdChunked(t, testutil.TarBytes(t, testutil.RichTree(4))))
+	root := storeRoot(t)
+	conf := filepath.Join(t.TempDir(), "storage.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(`[storage]
+driver = "overlay"
+graphroot = "`+root+`/graph"
+runroot = "`+root+`/run"
+`), 0o644))
+	t.Setenv("CONTAINERS_STORAGE_CONF", conf)
+	out, err := run(t, "pull", "--tls-verify=false", img.Ref)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, ": partial")
+	images, err := os.ReadFile(filepath.Join(root, "graph", "overlay-images", "images.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(images), img.ConfigDigest.Encoded())
+}
