@@ -52,7 +52,7 @@ root ROOT/run.`,
 			if err != nil {
 				return err
 			}
-			store, err := pullStore(f.store, pullMap)
+			store, err := pullStore(f.store, pullMap, types.DefaultStoreOptions)
 			if err != nil {
 				return err
 			}
@@ -82,12 +82,14 @@ func parsePullOptions(kvs []string) (map[string]string, error) {
 	return m, nil
 }
 
-// pullStore opens the --store overlay store, or the configured one.
-func pullStore(root string, pullOptions map[string]string) (storage.Store, error) {
+// pullStore opens the --store overlay store, or the configured one
+// (configured: storage.conf as containers/storage reads it, once per
+// process).
+func pullStore(root string, pullOptions map[string]string, configured func() (types.StoreOptions, error)) (storage.Store, error) {
 	if root != "" {
 		return openStore(root, pullOptions)
 	}
-	opts, err := types.DefaultStoreOptions()
+	opts, err := configured()
 	if err != nil {
 		return nil, fmt.Errorf("reading the storage configuration: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.podman.io/storage/types"
 )
 
 func storeRoot(t *testing.T) string {
@@ -110,25 +112,22 @@ func TestPullDemo(t *testing.T) {
 	assert.Regexp(t, `layer 0 [0-9a-f]{12}: partial, fetched \d+ of \d+ B, skipped: \d+ B = [1-9]\d\.\d%`, out, "the update skipped most of its blob")
 }
 
-// Without --store, the store configured in storage.conf is used, as podman
-// does.
-func TestPullCommandDefaultStore(t *testing.T) {
+// Without --store, the configured store is used, as podman does, with the
+// --pull-option values on top of its own pull options.
+func TestPullStoreConfigured(t *testing.T) {
 	testutil.RequireOverlay(t)
-	srv := testregistry.Start(t)
-	t.Setenv("DOCKER_CONFIG", srv.DockerConfig(t, t.TempDir()))
-	img := srv.Push(t, "cli/app:1", testutil.ZstdChunked(t, testutil.TarBytes(t, testutil.RichTree(4))))
 	root := storeRoot(t)
-	conf := filepath.Join(t.TempDir(), "storage.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(`[storage]
-driver = "overlay"
-graphroot = "`+root+`/graph"
-runroot = "`+root+`/run"
-`), 0o644))
-	t.Setenv("CONTAINERS_STORAGE_CONF", conf)
-	out, err := run(t, "pull", "--tls-verify=false", img.Ref)
-	require.NoError(t, err, out)
-	assert.Contains(t, out, ": partial")
-	images, err := os.ReadFile(filepath.Join(root, "graph", "overlay-images", "images.json"))
+	store, err := pullStore("", map[string]string{"enable_partial_images": "true"}, func() (types.StoreOptions, error) {
+		return types.StoreOptions{
+			GraphRoot: filepath.Join(root, "graph"), RunRoot: filepath.Join(root, "run"), GraphDriverName: "overlay",
+			PullOptions: map[string]string{"use_hard_links": "true"},
+		}, nil
+	})
 	require.NoError(t, err)
-	assert.Contains(t, string(images), img.ConfigDigest.Encoded())
+	defer func() { _, _ = store.Shutdown(true) }()
+	assert.Equal(t, filepath.Join(root, "graph"), store.GraphRoot())
+	assert.Equal(t, map[string]string{"use_hard_links": "true", "enable_partial_images": "true"}, store.PullOptions())
+
+	_, err = pullStore("", nil, func() (types.StoreOptions, error) { return types.StoreOptions{}, errors.New("bad storage.conf") })
+	assert.ErrorContains(t, err, "bad storage.conf")
 }

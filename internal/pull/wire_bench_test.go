@@ -66,6 +66,8 @@ func BenchmarkWireBytesPerQuirk(b *testing.B) {
 	}
 }
 
+// containersImageCopy copies ref into store with copy.Image; its blob info
+// cache goes into the store's run root, not the host's.
 func containersImageCopy(store storage.Store, ref string) error {
 	src, err := docker.ParseReference("//" + ref)
 	if err != nil {
@@ -80,9 +82,12 @@ func containersImageCopy(store storage.Store, ref string) error {
 		return err
 	}
 	defer func() { _ = policy.Destroy() }()
-	_, err = copy.Image(context.Background(), policy, dst, src, &copy.Options{SourceCtx: &types.SystemContext{
-		DockerInsecureSkipTLSVerify: types.OptionalBoolTrue,
-		DockerAuthConfig:            &types.DockerAuthConfig{Username: testregistry.User, Password: testregistry.Password},
-	}})
+	_, err = copy.Image(context.Background(), policy, dst, src, &copy.Options{
+		SourceCtx: &types.SystemContext{
+			DockerInsecureSkipTLSVerify: types.OptionalBoolTrue,
+			DockerAuthConfig:            &types.DockerAuthConfig{Username: testregistry.User, Password: testregistry.Password},
+		},
+		DestinationCtx: &types.SystemContext{BlobInfoCacheDir: store.RunRoot()},
+	})
 	return err
 }
