@@ -482,3 +482,23 @@ func TestResumeGivesUp(t *testing.T) {
 	assert.Less(t, f.requests.Load(), int64(30), "no request per range left")
 	requireNoLeak(t)
 }
+
+// Another range than asked for, after ranges worked: multi-range requests
+// are distrusted (single ranges from then on); when single ranges are wrong
+// too, the blob is refused, so the caller downloads it whole.
+func TestWrongRangeLater(t *testing.T) {
+	blob := randomBlob(1 << 20)
+	f := newFaultServer(t, blob, quirkWrongRangeAfter)
+	c, b := newTestBlob(t, f, testOptions())
+	got, err := fetch(t, b, threeRanges[:1])
+	require.NoError(t, err)
+	assert.Equal(t, want(blob, threeRanges[:1]), got)
+	_, err = fetch(t, b, threeRanges)
+	require.ErrorIs(t, err, ErrRangesUnusable)
+	single, why := c.SingleRanges()
+	assert.True(t, single)
+	assert.Contains(t, why.Detail, "other ranges")
+	_, refused := b.Refused()
+	assert.True(t, refused)
+	requireNoLeak(t)
+}

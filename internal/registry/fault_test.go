@@ -29,6 +29,7 @@ const (
 	quirkContentRange200       // 200 with a correct Content-Range and only the range (Dragonfly)
 	quirkWrongRange            // 206 with another range than asked for
 	quirkAllRanges400          // every range request refused
+	quirkWrongRangeAfter       // ranges work for the first request, then 206 with another range
 )
 
 // faultServer serves one blob with a quirk plus scripted failures.
@@ -95,7 +96,7 @@ func (f *faultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case f.q == quirkWhole200 && rng != "", f.q == quirkWhole200After && rng != "" && n > 1:
 		r.Header.Del("Range")
-	case f.q == quirkWrongRange && rng != "":
+	case f.q == quirkWrongRange && rng != "", f.q == quirkWrongRangeAfter && rng != "" && n > 1:
 		r.Header.Set("Range", "bytes=0-9")
 	}
 	var out io.Writer = &countingWriter{w: w, n: &f.sent}
