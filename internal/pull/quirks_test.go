@@ -41,6 +41,7 @@ var quirkCases = []quirkCase{
 	{name: "503", setup: func(f *testregistry.Faults) { f.Fail5xx(2) }, outcome: Partial},
 	{name: "200-whole-reset", quirk: testregistry.Whole200, setup: func(f *testregistry.Faults) { f.Reset(2, 1<<20) }, outcome: Full, extra: 2 << 20},
 	{name: "400-mid-layer", quirk: testregistry.RefuseLater, outcome: Full},
+	{name: "400-all-reset", quirk: testregistry.NoRanges, setup: func(f *testregistry.Faults) { f.Reset(1, 1<<20) }, outcome: Full, extra: 1 << 20},
 }
 
 // updateStore returns a store holding the previous release, pulled from

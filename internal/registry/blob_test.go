@@ -286,6 +286,16 @@ func TestResetDuringWholeDownloadResumes(t *testing.T) {
 	require.NoError(t, b.Download(t.Context(), &out))
 	assert.Equal(t, blob, out.Bytes())
 	assert.Less(t, f.sent.Load(), int64(len(blob))+16<<10)
+
+	// A registry without any ranges: the resume starts over and skips.
+	f = newFaultServer(t, blob, quirkAllRanges400)
+	f.resetAfter = 300 << 10
+	f.resets.Store(1)
+	_, b = newTestBlob(t, f, testOptions())
+	out.Reset()
+	require.NoError(t, b.Download(t.Context(), &out))
+	assert.Equal(t, blob, out.Bytes())
+	assert.Equal(t, []string{"", "bytes=307200-", ""}, f.rangesSeen())
 	requireNoLeak(t)
 }
 

@@ -99,15 +99,31 @@ func (b *Blob) resumeWhole(ctx context.Context, n int64) (*http.Response, error)
 		}
 		return resp, nil
 	case http.StatusOK:
-		if _, err := io.CopyN(io.Discard, resp.Body, n); err != nil {
-			_ = resp.Body.Close()
-			return nil, fmt.Errorf("blob %s: resuming at %d: %w", b.digest, n, err)
+		return b.skip(resp, n)
+	case http.StatusBadRequest, http.StatusRequestedRangeNotSatisfiable, http.StatusNotImplemented:
+		// No ranges at all: start over and skip what we have.
+		_ = resp.Body.Close()
+		if resp, err = b.get(ctx, ""); err != nil {
+			return nil, fmt.Errorf("blob %s: restarting at %d: %w", b.digest, n, err)
 		}
-		return resp, nil
+		if resp.StatusCode != http.StatusOK {
+			_ = resp.Body.Close()
+			return nil, fmt.Errorf("blob %s: %w", b.digest, b.statusError(resp, ""))
+		}
+		return b.skip(resp, n)
 	default:
 		_ = resp.Body.Close()
 		return nil, fmt.Errorf("blob %s: %w", b.digest, b.statusError(resp, hdr))
 	}
+}
+
+// skip reads past the n bytes of a whole-blob response already written.
+func (b *Blob) skip(resp *http.Response, n int64) (*http.Response, error) {
+	if _, err := io.CopyN(io.Discard, resp.Body, n); err != nil {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("blob %s: resuming at %d: %w", b.digest, n, err)
+	}
+	return resp, nil
 }
 
 // writeError marks errors of the destination, which are not retried.
