@@ -25,10 +25,9 @@ type Blob struct {
 	size   int64
 	url    string
 
-	calls    atomic.Int64
-	fetched  atomic.Int64 // response body bytes read for this blob
-	requests atomic.Int64
-	reopens  atomic.Int64 // responses that broke between parts
+	calls   atomic.Int64
+	count   counters     // requests and response body bytes of this blob
+	reopens atomic.Int64 // responses that broke between parts
 
 	spoolMu sync.Mutex // one whole-blob download at a time
 
@@ -61,11 +60,11 @@ type BlobStats struct {
 func (b *Blob) Stats() BlobStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return BlobStats{Calls: b.calls.Load(), Requests: b.requests.Load(), BytesFetched: b.fetched.Load(), Refused: b.refused, Spooled: b.spooled != nil}
+	return BlobStats{Calls: b.calls.Load(), Requests: b.count.requests.Load(), BytesFetched: b.count.bytes.Load(), Refused: b.refused, Spooled: b.spooled != nil}
 }
 
 // Fetched is the number of response body bytes read for this blob so far.
-func (b *Blob) Fetched() int64 { return b.fetched.Load() }
+func (b *Blob) Fetched() int64 { return b.count.bytes.Load() }
 
 // Refused reports whether the registry would not serve this blob's ranges
 // usably, and why: the caller should download it whole instead.
@@ -107,10 +106,7 @@ func (b *Blob) refuse(r Reason) error {
 }
 
 func (b *Blob) get(ctx context.Context, rangeHdr string) (*http.Response, error) {
-	before := b.c.requests.Load()
-	resp, err := b.c.get(ctx, b.url, rangeHdr, &b.fetched)
-	b.requests.Add(b.c.requests.Load() - before) // approximate under concurrency, exact alone
-	return resp, err
+	return b.c.get(ctx, b.url, rangeHdr, &b.count)
 }
 
 func (b *Blob) statusError(resp *http.Response, rangeHdr string) error {

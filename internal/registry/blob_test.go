@@ -116,6 +116,11 @@ func TestMultiRangeServedInOneRequest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want(blob, threeRanges), got)
 	assert.EqualValues(t, 1, f.requests.Load())
+	st := b.Stats()
+	assert.EqualValues(t, 1, st.Requests)
+	assert.EqualValues(t, 1, st.Calls)
+	assert.Equal(t, b.Fetched(), st.BytesFetched)
+	assert.Equal(t, c.Stats().BytesFetched, st.BytesFetched)
 	single, _ := c.SingleRanges()
 	assert.False(t, single)
 	// Multipart framing is small next to the ranges.

@@ -120,9 +120,9 @@ func (c *Client) BlobURL(d digest.Digest) string { return c.repo + "/blobs/" + d
 // get sends one GET with the given Range header ("" for none), retrying
 // 5xx (but 501), 429 and transport errors with backoff. The response is
 // returned for any other status; its body counts into the client's bytes
-// (and count, if not nil),
+// (and the blob's, if not nil),
 // is bounded by the idle timeout and must be closed.
-func (c *Client) get(ctx context.Context, url, rangeHdr string, count *atomic.Int64) (*http.Response, error) {
+func (c *Client) get(ctx context.Context, url, rangeHdr string, blob *counters) (*http.Response, error) {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -134,7 +134,7 @@ func (c *Client) get(ctx context.Context, url, rangeHdr string, count *atomic.In
 				return nil, fmt.Errorf("%w (while retrying after: %v)", err, lastErr)
 			}
 		}
-		resp, err := c.once(ctx, url, rangeHdr, count)
+		resp, err := c.once(ctx, url, rangeHdr, blob)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
@@ -157,7 +157,7 @@ func retryable(code int) bool {
 
 // once sends one request under an idle watchdog: no headers, or no body
 // bytes, for IdleTimeout cancels it, and reading then fails.
-func (c *Client) once(ctx context.Context, url, rangeHdr string, count *atomic.Int64) (*http.Response, error) {
+func (c *Client) once(ctx context.Context, url, rangeHdr string, blob *counters) (*http.Response, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -171,6 +171,11 @@ func (c *Client) once(ctx context.Context, url, rangeHdr string, count *atomic.I
 	req.Header.Set("Accept-Encoding", "identity")
 	w := newWatchdog(c.opts.IdleTimeout, cancel)
 	c.requests.Add(1)
+	var also *atomic.Int64
+	if blob != nil {
+		blob.requests.Add(1)
+		also = &blob.bytes
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		w.stop()
@@ -178,7 +183,7 @@ func (c *Client) once(ctx context.Context, url, rangeHdr string, count *atomic.I
 		return nil, err
 	}
 	w.stop()
-	resp.Body = &body{rc: resp.Body, w: w, cancel: cancel, count: &c.bytes, also: count}
+	resp.Body = &body{rc: resp.Body, w: w, cancel: cancel, count: &c.bytes, also: also}
 	return resp, nil
 }
 
@@ -191,6 +196,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+// counters are one blob's: requests made and body bytes read.
+type counters struct {
+	requests atomic.Int64
+	bytes    atomic.Int64
 }
 
 // errStalled is the cause of a request cancelled by its idle watchdog.
