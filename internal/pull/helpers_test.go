@@ -2,7 +2,6 @@ package pull
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -102,4 +101,3 @@ func mustPull(t *testing.T, store storage.Store, ref string) *Result {
 	return res
 }
 
-var _ = os.Getenv
