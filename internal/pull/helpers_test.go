@@ -100,4 +100,3 @@ func mustPull(t *testing.T, store storage.Store, ref string) *Result {
 	}
 	return res
 }
-

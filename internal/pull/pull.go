@@ -114,14 +114,17 @@ func Pull(ctx context.Context, store storage.Store, ref string, o Options) (*Res
 		parent = lr.LayerID
 	}
 	res.Registry = img.Client.Stats()
-	res.ImageID = imageID(img.ConfigDigest, res.Layers)
-	err = commit(store, commitInput{
-		ID: res.ImageID, TopLayer: parent, Names: names,
+	id := imageID(img.ConfigDigest, res.Layers)
+	if err := commit(store, commitInput{
+		ID: id, TopLayer: parent, Names: names,
 		TopManifest: img.TopManifest, TopDigest: img.TopManifestDigest,
 		Manifest: img.Manifest, ManifestDigest: img.ManifestDigest,
 		Config: img.Config, ConfigDigest: img.ConfigDigest,
-	})
-	return res, err
+	}); err != nil {
+		return res, err
+	}
+	res.ImageID = id
+	return res, nil
 }
 
 // storeNames is the name containers/image records: the normalized
