@@ -14,7 +14,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 
-.PHONY: all build install uninstall clean test test-race test-rest fuzz fuzz-short lint bench bench-quick demo generate
+.PHONY: all build install uninstall clean test test-race test-rest fuzz fuzz-short lint bench bench-quick demo pull-demo generate
 
 all: build
 
@@ -89,3 +89,7 @@ bench-quick:
 # demo: the main job on the embedded demo layer (testdata/demo).
 demo: build
 	./bin/chunkdiff demo
+
+# pull-demo: the demo pair served by a local registry, pulled with `chunkdiff pull`.
+pull-demo: build
+	./bin/chunkdiff pull-demo

@@ -10,6 +10,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/source"
 	graphdriver "go.podman.io/storage/drivers"
+	"go.podman.io/storage/pkg/chunked"
 )
 
 // convert runs the convert edge: download the whole blob, verify it,
@@ -28,6 +29,16 @@ func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.
 	}
 	ctx := d.runCtx()
 	local, err := convert.FetchAndConvert(ctx, seekable.Chunked(c.Source()), c.BlobSize(), c.BlobDigest(), dir)
+	if bad := (chunked.ErrBadRequest{}); errors.As(err, &bad) {
+		// No ranges at all, not even the whole blob as one: an ordinary
+		// download may still work, as containers/image falls back on this
+		// error from PrepareStagedLayer too.
+		r := states.Because(states.CodeRangesRefused, "the source refused the whole-blob request for convert_images (%s)", p.reason)
+		if lerr := leave(d, p, states.FallBack, r, func(seen findings) phase { return fallback{reason: r, seen: seen} }); lerr != nil {
+			return metadataLoaded{}, lerr
+		}
+		return metadataLoaded{}, fallbackError(r, err)
+	}
 	if err != nil {
 		return metadataLoaded{}, fail(d, p, fmt.Errorf("convert_images: %w", err))
 	}

@@ -113,3 +113,42 @@ func TestConvertImagesFailures(t *testing.T) {
 		})
 	}
 }
+
+// convert_images when the source refuses even the whole-blob request: the
+// fallback error (an ordinary download may still work), not a hard
+// failure, with the reason recorded as the fall-back transition.
+func TestConvertImagesWholeBlobRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		layer func(t *testing.T) testutil.Layer
+		opts  []testutil.SourceOption
+	}{
+		"gzip":    {gzipLayer, []testutil.SourceOption{testutil.Refuse()}},
+		"eStargz": {estargzLayer, []testutil.SourceOption{testutil.Refuse()}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			layer := tc.layer(t)
+			store := testutil.NewOverlayStore(t, partialConvert)
+			d, err := OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, testutil.NewSource(layer.Blob, tc.opts...))
+			require.NoError(t, err)
+			defer d.Close()
+			require.Equal(t, states.ConvertPending, d.State())
+			out, err := store.PrepareStagedLayer(nil, d)
+			if out != nil {
+				_ = store.CleanupStagedLayer(out)
+			}
+			require.Error(t, err)
+			assert.True(t, IsFallback(err), "an ordinary download is still possible: %v", err)
+			var fe *FallbackError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, states.CodeRangesRefused, fe.Reason.Code)
+			var bad chunked.ErrBadRequest
+			assert.ErrorAs(t, err, &bad)
+			dump := d.Dump()
+			assert.Equal(t, states.Fallback, dump.State)
+			last := dump.History[len(dump.History)-1]
+			assert.Equal(t, states.ConvertPending, last.From)
+			assert.Equal(t, states.FallBack, last.Event)
+			assert.Contains(t, last.Reason.Detail, "whole-blob request")
+		})
+	}
+}

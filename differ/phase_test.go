@@ -30,6 +30,9 @@ func TestTypedEdgesMatchTheTable(t *testing.T) {
 			assert.True(t, ok && got == to, "%s from %s", ev, s.state())
 		}
 	}
+	// convert_images whose whole-blob request is refused falls back.
+	got, ok := states.Next(convertPending{}.state(), states.FallBack)
+	assert.True(t, ok && got == states.Fallback, "fall-back from convert-pending")
 	for _, s := range []phase{convertPending{}, ready{}} {
 		got, ok := states.Next(s.state(), states.Fail)
 		assert.True(t, ok && got == states.Failed, "fail from %s", s.state())

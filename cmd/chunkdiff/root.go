@@ -47,7 +47,7 @@ removing what the command had written.`,
 	}
 	root.SetVersionTemplate("chunkdiff version {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInspectCommand(), newApplyCommand(), newConvertCommand(), newDemoCommand())
+	root.AddCommand(newInspectCommand(), newApplyCommand(), newConvertCommand(), newDemoCommand(), newPullCommand(), newPullDemoCommand())
 	return root
 }
 

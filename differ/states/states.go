@@ -151,6 +151,7 @@ func Edges() []Edge {
 		{PlanConvert, Uninitialized, ConvertPending},
 		{PlanConvert, MetadataLoaded, ConvertPending},
 		{Convert, ConvertPending, MetadataLoaded},
+		{FallBack, ConvertPending, Fallback}, // the whole-blob request was refused
 		{Prepare, MetadataLoaded, Ready},
 		{Apply, Ready, Applied},
 	}

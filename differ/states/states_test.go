@@ -17,7 +17,7 @@ import (
 var documented = map[State]map[Event]State{
 	Uninitialized:  {Load: MetadataLoaded, FallBack: Fallback, PlanConvert: ConvertPending, Fail: Failed, Close: Closed},
 	MetadataLoaded: {FallBack: Fallback, PlanConvert: ConvertPending, Prepare: Ready, Fail: Failed, Close: Closed},
-	ConvertPending: {Convert: MetadataLoaded, Fail: Failed, Close: Closed},
+	ConvertPending: {Convert: MetadataLoaded, FallBack: Fallback, Fail: Failed, Close: Closed},
 	Ready:          {Apply: Applied, Fail: Failed, Close: Closed},
 	Applied:        {Close: Closed},
 	Fallback:       {Close: Closed},
