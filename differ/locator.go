@@ -1,6 +1,8 @@
 package differ
 
 import (
+	"iter"
+
 	"github.com/chunkdiff/chunkdiff/internal/index"
 	"github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
@@ -18,12 +20,25 @@ func (l indexLocator) lookup(d digest.Digest) []location {
 	return out
 }
 
+func (l indexLocator) files(d digest.Digest, size int64, name string) iter.Seq[location] {
+	return func(yield func(location) bool) {
+		for loc := range l.x.FileCandidates(d, size, name) {
+			if !yield(location{dir: loc.Dir, path: loc.Path, offset: loc.Offset, length: loc.Length}) {
+				return
+			}
+		}
+	}
+}
+
 // openIndex opens the store's content index for reuse. It is an
 // optimisation: when it cannot be opened the layer is still pulled, only
 // without reuse, and the reason is kept for the dump (upstream instead fails
 // the pull when its layers cache cannot be loaded).
 func (d *Differ) openIndex(store storage.Store) {
-	x, err := index.Open(store)
+	// Layers pulled without a TOC are looked up by path, not hashed up
+	// front: the first partial pull into a store of ordinary layers must not
+	// read them all (see docs/DECISIONS.md, "index by path").
+	x, err := index.Open(store, index.WithFileLayers(index.FilesByPath))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err != nil {
@@ -33,16 +48,18 @@ func (d *Differ) openIndex(store storage.Store) {
 	d.index = x
 	d.loc = indexLocator{x}
 	st := x.Stats()
-	d.indexStats = &IndexSummary{Layers: st.Layers, Entries: st.Entries, Loaded: st.Loaded, Built: st.Built}
+	d.indexStats = &IndexSummary{Layers: st.Layers, Entries: st.Entries, Loaded: st.Loaded, Built: st.Built, ByPath: st.ByPath}
 }
 
 // IndexSummary is what the content index held when the differ opened it.
 type IndexSummary struct {
-	Layers  int    `json:"layers"`
-	Entries int64  `json:"entries"`
-	Loaded  int    `json:"loaded"`
-	Built   int    `json:"built"`
-	Error   string `json:"error,omitempty"`
+	Layers  int   `json:"layers"`
+	Entries int64 `json:"entries"`
+	Loaded  int   `json:"loaded"`
+	Built   int   `json:"built"`
+	// ByPath counts layers pulled without a TOC, looked up by path.
+	ByPath int    `json:"by_path"`
+	Error  string `json:"error,omitempty"`
 }
 
 func (d *Differ) closeIndex() {

@@ -2,6 +2,7 @@ package differ
 
 import (
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +26,9 @@ type location struct {
 // corrupt index can cost a fetch but never corrupt a layer.
 type locator interface {
 	lookup(d digest.Digest) []location
+	// files yields candidates for a whole file of size bytes named name in
+	// the layer being pulled; stop early once one is good.
+	files(d digest.Digest, size int64, name string) iter.Seq[location]
 }
 
 // reuse is what planning found locally for one layer.
@@ -145,7 +149,7 @@ func networkBytes(f fetch.File) int64 {
 // hard-linked when use_hard_links is set.
 func (r *reuse) findWhole(loc locator, f *fetch.File, e *toc.Entry, dest *apply.Root, hardLinks bool) *wholeFile {
 	var fallback *wholeFile
-	for _, l := range loc.lookup(f.Digest) {
+	for l := range loc.files(f.Digest, f.Size, e.Name) {
 		if l.offset != 0 || l.length != f.Size {
 			continue
 		}
