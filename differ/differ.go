@@ -73,6 +73,12 @@ func openWithStore(ctx context.Context, store storage.Store, blobDigest digest.D
 	if _, ok := driver.(graphdriver.DriverWithDiffer); !ok { // row 3
 		return d, d.decline(states.Because(states.CodeNoDifferDriver, "graph driver %q cannot apply a differ", driver.String()), nil)
 	}
+	if usesComposefs(driver.String(), store.GraphOptions()) {
+		return d, d.decline(states.Because(states.CodeComposefsStore, "the overlay driver uses composefs, whose layers need upstream's own TOC type"), nil)
+	}
+	if r, ok := hostReason(); ok {
+		return d, d.decline(r, nil)
+	}
 	if err := d.start(ctx, blobDigest, blobSize, annotations, iss,
 		dcontext.WithStorePaths(store.GraphRoot(), store.RunRoot())); err != nil {
 		return d, err
@@ -91,6 +97,9 @@ func Open(ctx context.Context, pull dcontext.PullOptions, blobDigest digest.Dige
 	d := newDiffer(pull)
 	if err := d.checkEnabled(); err != nil {
 		return d, err
+	}
+	if r, ok := hostReason(); ok {
+		return d, d.decline(r, nil)
 	}
 	return d, d.start(ctx, blobDigest, blobSize, annotations, iss, opts...)
 }
