@@ -114,6 +114,13 @@ func New(ctx context.Context, layer Layer, cfg Config) (*Differ, error) {
 			return d, decline(d, uninitialized{}, pull.ConvertImages,
 				states.Because(states.CodeNoDifferDriver, "graph driver %q cannot apply a differ", driver.String()), nil)
 		}
+		if usesComposefs(driver.String(), cfg.Store.GraphOptions()) { // rule "environment"
+			return d, decline(d, uninitialized{}, pull.ConvertImages,
+				states.Because(states.CodeComposefsStore, "the overlay driver uses composefs, whose layers need upstream's own TOC type"), nil)
+		}
+	}
+	if r, ok := hostReason(); ok { // rule "environment"
+		return d, decline(d, uninitialized{}, pull.ConvertImages, r, nil)
 	}
 	c, err := dcontext.New(layer.Digest, layer.Size, layer.Annotations, seekable.From(layer.Source), cfg.contextOptions()...)
 	if err != nil { // rules "ambiguous-format" and "bad-toc-digest"
@@ -121,7 +128,7 @@ func New(ctx context.Context, layer Layer, cfg Config) (*Differ, error) {
 	}
 	d.ctx = c // set once, before the differ escapes
 	d.life = newLifetime(ctx)
-	reg := &registry{}
+	reg := &registry{ostree: pull.OSTreeRepos}
 	if cfg.ContentIndex {
 		reg.store = cfg.Store
 	}

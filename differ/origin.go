@@ -70,6 +70,9 @@ type registry struct {
 	store storage.Store // opens the index; nil after openIndex
 	index *index.Index
 	stats *IndexSummary
+	// ostree are the OSTree repositories of the ostree_repos pull option,
+	// looked up for whole files like the index.
+	ostree []string
 }
 
 // openIndex opens the store's content index for reuse. It is an
@@ -80,7 +83,10 @@ func (r *registry) openIndex() {
 	if r == nil || r.store == nil {
 		return
 	}
-	x, err := index.Open(r.store)
+	// Layers pulled without a TOC are looked up by path, not hashed up
+	// front: the first partial pull into a store of ordinary layers must not
+	// read them all (docs/DECISIONS.md, "Index by path").
+	x, err := index.Open(r.store, index.WithFileLayers(index.FilesByPath))
 	r.store = nil
 	if err != nil {
 		r.stats = &IndexSummary{Error: err.Error()}
@@ -88,7 +94,7 @@ func (r *registry) openIndex() {
 	}
 	st := x.Stats()
 	r.index = x
-	r.stats = &IndexSummary{Layers: st.Layers, Entries: st.Entries, Loaded: st.Loaded, Built: st.Built}
+	r.stats = &IndexSummary{Layers: st.Layers, Entries: st.Entries, Loaded: st.Loaded, Built: st.Built, ByPath: st.ByPath}
 }
 
 func (r *registry) source(c *dcontext.Context) (chunked.ImageSourceSeekable, int) {
@@ -97,10 +103,10 @@ func (r *registry) source(c *dcontext.Context) (chunked.ImageSourceSeekable, int
 func (r *registry) codec(m metadata) fetch.Codec { return m.codec() }
 func (r *registry) verifyContents() bool         { return true }
 func (r *registry) locator() locator {
-	if r == nil || r.index == nil {
+	if r == nil || (r.index == nil && len(r.ostree) == 0) {
 		return nil
 	}
-	return indexLocator{r.index}
+	return indexLocator{x: r.index, ostree: r.ostree}
 }
 func (r *registry) lowerBound() bool { return true }
 func (r *registry) metadataBytes(m metadata) int64 {

@@ -2,10 +2,12 @@ package differ
 
 import (
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
@@ -18,6 +20,10 @@ import (
 type location struct {
 	dir, path      string
 	offset, length int64
+	// trusted: path is an absolute path in configuration the administrator
+	// controls (an OSTree repository), opened as is; dir is unused. Layer
+	// directories are untrusted and opened confined to dir.
+	trusted bool
 }
 
 // locator finds content already in the store (the content index). Its
@@ -25,6 +31,9 @@ type location struct {
 // corrupt index can cost a fetch but never corrupt a layer.
 type locator interface {
 	lookup(d digest.Digest) []location
+	// files yields candidates for a whole file of size bytes named name in
+	// the layer being pulled; stop early once one is good.
+	files(d digest.Digest, size int64, name string) iter.Seq[location]
 }
 
 // reuse is what planning found locally for one layer.
@@ -145,7 +154,7 @@ func networkBytes(f fetch.File) int64 {
 // hard-linked when use_hard_links is set.
 func (r *reuse) findWhole(loc locator, f *fetch.File, e *toc.Entry, dest *apply.Root, hardLinks bool) *wholeFile {
 	var fallback *wholeFile
-	for _, l := range loc.lookup(f.Digest) {
+	for l := range loc.files(f.Digest, f.Size, e.Name) {
 		if l.offset != 0 || l.length != f.Size {
 			continue
 		}
@@ -216,6 +225,16 @@ func (r *reuse) source(l location) *os.File {
 	defer r.mu.Unlock()
 	if f, ok := r.open[key]; ok {
 		return f
+	}
+	if l.trusted {
+		// O_NONBLOCK: the file may have been swapped for a FIFO since it was
+		// checked; a regular file ignores the flag.
+		src, err := os.OpenFile(l.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			src = nil
+		}
+		r.open[key] = src
+		return src
 	}
 	root, ok := r.roots[l.dir]
 	if !ok {

@@ -16,11 +16,13 @@ type Decision struct {
 //     promised a chunked layer and neither a partial pull nor a conversion
 //     can deliver one.
 //
-// The one exception is CodePartialDisabled, which stays a fallback even with
-// convert_images (upstream allows it; the two options disagree).
+// The exceptions are environmental reasons (Code.Environmental), which stay
+// fallbacks even with convert_images: partial pulls disabled (upstream does
+// the same; the two options disagree), and a store or host that cannot take
+// a partial pull at all, where an ordinary download still works.
 func Decide(r Reason, convertImages bool) Decision {
 	switch {
-	case !convertImages, r.Code == CodePartialDisabled:
+	case !convertImages, r.Code.Environmental():
 		return Decision{Event: FallBack, Reason: r}
 	case r.Code.CanConvert():
 		return Decision{Event: PlanConvert, Reason: r}

@@ -26,6 +26,12 @@ const (
 	CodeNoTOC
 	// CodeError: a hard error; the detail says which.
 	CodeError
+	// CodeComposefsStore: the overlay driver uses composefs, whose
+	// ApplyStagedLayer needs upstream's internal TOC type in the output.
+	CodeComposefsStore
+	// CodeHostUnsupported: the host cannot apply a layer safely (a kernel
+	// without openat2, an operating system other than Linux).
+	CodeHostUnsupported
 	numCodes
 )
 
@@ -39,6 +45,8 @@ var codeNames = [...]string{
 	CodeEStargzUnverifiable: "estargz-unverifiable",
 	CodeNoTOC:               "no-toc",
 	CodeError:               "error",
+	CodeComposefsStore:      "composefs-store",
+	CodeHostUnsupported:     "host-unsupported",
 }
 
 func (c Code) String() string {
@@ -58,6 +66,17 @@ func (c Code) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 func (c Code) CanConvert() bool {
 	switch c {
 	case CodeRangesRefused, CodeNoTarSplit, CodeEStargzUnverifiable, CodeNoTOC:
+		return true
+	}
+	return false
+}
+
+// Environmental reports whether the reason is about this host or store, not
+// the layer: an ordinary pull works there and a conversion would not, so it
+// is a fallback even with convert_images.
+func (c Code) Environmental() bool {
+	switch c {
+	case CodePartialDisabled, CodeComposefsStore, CodeHostUnsupported:
 		return true
 	}
 	return false

@@ -23,8 +23,8 @@ const DirName = "chunkdiff-index"
 const tmpMaxAge = time.Hour
 
 type config struct {
-	dir     string
-	noFiles bool
+	dir   string
+	files FileLayers
 }
 
 // Option configures Open.
@@ -35,7 +35,8 @@ func WithDir(dir string) Option { return func(c *config) { c.dir = dir } }
 
 // WithoutFileLayers leaves out layers without a TOC instead of hashing their
 // files (the first Open reads every such layer in full; later ones do not).
-func WithoutFileLayers() Option { return func(c *config) { c.noFiles = true } }
+// It is WithFileLayers(FilesNone).
+func WithoutFileLayers() Option { return WithFileLayers(FilesNone) }
 
 // Index is a read-only view of the store's content at Open time. Its
 // methods are safe for concurrent use.
@@ -44,7 +45,10 @@ type Index struct {
 	layers []*layerFile // lookup order
 	// blooms[i] is layers[i].bloom: scanning a dense slice of filters is
 	// what a miss costs, so it avoids a pointer chase per layer.
-	blooms   [][]byte
+	blooms [][]byte
+	// byPath are the layers without a TOC looked up by path (FilesByPath),
+	// in lookup order.
+	byPath   []*pathLayer
 	stats    Stats
 	problems []error
 }
@@ -56,6 +60,7 @@ type Stats struct {
 	BytesMapped int64
 	Loaded      int // layers whose existing file was used as is
 	Built       int // layers whose file this Open (re)built
+	ByPath      int // layers without a TOC looked up by path (FilesByPath)
 	Skipped     int // store layers not in the view (see Problems for failures)
 	Removed     int // files of layers the store no longer has
 	LoadTime    time.Duration
@@ -68,6 +73,9 @@ type LayerInfo struct {
 	Dir     string
 	Kind    Kind
 	Entries int
+	// ByPath: a layer without a TOC looked up by path (Kind is KindFiles,
+	// Entries 0: nothing was read up front).
+	ByPath bool
 }
 
 // Open brings the index of every layer in store up to date (loading the
@@ -137,9 +145,24 @@ func open(dir string, specs []layerSpec, known map[string]bool) (*Index, error) 
 		t0 := time.Now()
 		lf, err := loadFile(p, s.id, s.fingerprint, buf)
 		x.stats.LoadTime += time.Since(t0)
-		if err == nil {
+		switch {
+		case err == nil:
 			x.stats.Loaded++
-		} else {
+		case s.byPath:
+			// No file yet: look the layer up by path rather than reading
+			// it all now (a stale file is left for removeOrphans or a
+			// later FilesHashed Open to replace).
+			pl, err := openPathLayer(s.id, s.dir)
+			if err != nil {
+				x.problems = append(x.problems, err)
+				x.stats.Skipped++
+				continue
+			}
+			x.byPath = append(x.byPath, pl)
+			x.stats.ByPath++
+			x.stats.Layers++
+			continue
+		default:
 			if !errors.Is(err, fs.ErrNotExist) {
 				x.problems = append(x.problems, &LayerError{Layer: s.id, Op: "load", Err: err})
 			}
@@ -227,9 +250,12 @@ func (x *Index) Problems() []error {
 func (x *Index) Layers() []LayerInfo {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	out := make([]LayerInfo, len(x.layers))
-	for i, lf := range x.layers {
-		out[i] = LayerInfo{ID: lf.id, Dir: lf.dir, Kind: lf.kind, Entries: lf.n}
+	out := make([]LayerInfo, 0, len(x.layers)+len(x.byPath))
+	for _, lf := range x.layers {
+		out = append(out, LayerInfo{ID: lf.id, Dir: lf.dir, Kind: lf.kind, Entries: lf.n})
+	}
+	for _, pl := range x.byPath {
+		out = append(out, LayerInfo{ID: pl.id, Dir: pl.dir, Kind: KindFiles, ByPath: true})
 	}
 	return out
 }
@@ -243,6 +269,9 @@ func (x *Index) Close() error {
 	for _, lf := range x.layers {
 		errs = append(errs, lf.unmap())
 	}
-	x.layers, x.blooms = nil, nil
+	for _, pl := range x.byPath {
+		errs = append(errs, pl.close())
+	}
+	x.layers, x.blooms, x.byPath = nil, nil, nil
 	return errors.Join(errs...)
 }

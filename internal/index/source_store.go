@@ -26,6 +26,9 @@ type layerSpec struct {
 	dir         string
 	fingerprint string
 	build       func() (Kind, *builder, error)
+	// byPath: when no valid index file exists, look the layer up by path
+	// instead of building one (FilesByPath).
+	byPath bool
 }
 
 // source is how a layer is indexed, the first part of its fingerprint.
@@ -54,7 +57,7 @@ func specFor(store storage.Store, l *storage.Layer, cfg *config) (layerSpec, boo
 	switch {
 	case slices.Contains(l.BigDataNames, bigDataTOC):
 		src = sourceTOC
-	case l.UncompressedDigest != "" && !cfg.noFiles:
+	case l.UncompressedDigest != "" && cfg.files != FilesNone:
 		// Only layers with a diff digest: the others are containers'
 		// read-write layers, which change all the time.
 		src = sourceFiles
@@ -77,7 +80,7 @@ func specFor(store storage.Store, l *storage.Layer, cfg *config) (layerSpec, boo
 		return layerSpec{}, false, err
 	}
 	id := l.ID
-	s := layerSpec{id: id, dir: dir, fingerprint: fingerprint(src, l)}
+	s := layerSpec{id: id, dir: dir, fingerprint: fingerprint(src, l), byPath: src == sourceFiles && cfg.files == FilesByPath}
 	if src == sourceTOC {
 		s.build = func() (Kind, *builder, error) { return buildFromStoreTOC(store, id) }
 	} else {
