@@ -263,4 +263,3 @@ func (p *progressBars) wait() {
 	p.mu.Unlock()
 	p.p.Wait()
 }
-
