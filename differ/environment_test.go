@@ -63,7 +63,8 @@ func TestComposefsStoreFallsBack(t *testing.T) {
 
 			src := testutil.NewSource(layer.Blob)
 			d, err := OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, src)
-			defer d.Close()
+			require.NotNil(t, d, "a fallback still returns the differ, for its dump")
+			t.Cleanup(func() { _ = d.Close() })
 			requireEnvFallback(t, d, err, src, states.CodeComposefsStore)
 
 			nd, err := NewDiffer(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, testutil.NewSource(layer.Blob))
@@ -87,7 +88,8 @@ func TestHostWithoutOpenat2FallsBack(t *testing.T) {
 			store := testutil.NewOverlayStore(t, pull)
 			src := testutil.NewSource(layer.Blob)
 			d, err := OpenWithStore(t.Context(), store, layer.Digest, layer.Size(), layer.Annotations, src)
-			defer d.Close()
+			require.NotNil(t, d, "a fallback still returns the differ, for its dump")
+			t.Cleanup(func() { _ = d.Close() })
 			requireEnvFallback(t, d, err, src, states.CodeHostUnsupported)
 			assert.Contains(t, d.Dump().Reason.Detail, "function not implemented")
 			assert.NoDirExists(t, filepath.Join(store.GraphRoot(), "chunkdiff-index"), "no index opened")
@@ -95,7 +97,8 @@ func TestHostWithoutOpenat2FallsBack(t *testing.T) {
 	}
 	src := testutil.NewSource(layer.Blob)
 	d, err := Open(t.Context(), dcontext.ParsePullOptions(partialConvert), layer.Digest, layer.Size(), layer.Annotations, src)
-	defer d.Close()
+	require.NotNil(t, d)
+	t.Cleanup(func() { _ = d.Close() })
 	requireEnvFallback(t, d, err, src, states.CodeHostUnsupported)
 }
 

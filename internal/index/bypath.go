@@ -76,7 +76,7 @@ func (pl *pathLayer) stat(rel string) (unix.Stat_t, bool) {
 	if err != nil {
 		return st, false
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return st, false
 	}
@@ -93,7 +93,7 @@ func (pl *pathLayer) hasDir(dir string) bool {
 	fd, err := unix.Openat2(pl.fd, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveBeneath})
 	ok = err == nil
 	if ok {
-		unix.Close(fd)
+		_ = unix.Close(fd)
 	} else if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
 		return false // not cached: EMFILE and friends are not facts about the layer
 	}
