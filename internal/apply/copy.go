@@ -1,3 +1,5 @@
+//go:build linux
+
 package apply
 
 import (
@@ -7,29 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// CopyMethod says how CopyContent produced a file.
-type CopyMethod int
-
-const (
-	// Reflink: the data extents are shared (XFS, btrfs): no bytes copied.
-	Reflink CopyMethod = iota
-	// KernelCopy: copy_file_range, the kernel copies without user-space
-	// buffers.
-	KernelCopy
-	// UserCopy: read and write.
-	UserCopy
-)
-
-func (m CopyMethod) String() string {
-	switch m {
-	case Reflink:
-		return "reflink"
-	case KernelCopy:
-		return "copy_file_range"
-	}
-	return "copy"
-}
 
 // CopyContent fills dst (empty, just created) with src's content, the
 // cheapest way the filesystem allows.

@@ -1,8 +1,8 @@
+//go:build linux
+
 package apply
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"strconv"
 
@@ -19,19 +19,6 @@ import (
 type inodeKey struct{ dev, ino uint64 }
 
 func keyOf(st *unix.Stat_t) inodeKey { return inodeKey{dev: st.Dev, ino: st.Ino} }
-
-// ErrForeignInode is matched (errors.Is) by a ForeignInodeError.
-var ErrForeignInode = errors.New("inode belongs to another layer")
-
-// ForeignInodeError reports an attempt to change an inode this layer did
-// not create. It is a bug guard: callers break the link first (own).
-type ForeignInodeError struct{ Name string }
-
-func (e *ForeignInodeError) Error() string {
-	return fmt.Sprintf("apply %q: refusing to change attributes of an inode another layer owns", e.Name)
-}
-
-func (e *ForeignInodeError) Unwrap() error { return ErrForeignInode }
 
 // markForeign records src's inode as not ours.
 func (r *Root) markForeign(fd int) error {

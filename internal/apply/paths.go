@@ -1,10 +1,11 @@
+//go:build linux
+
 package apply
 
 import (
 	"errors"
 	"fmt"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -19,38 +20,6 @@ const resolveFlags = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESO
 // dir entry fixes it); pkg/archive uses 0777&^umask. 0755 is what a dir
 // entry almost always says, and a later dir entry overrides it anyway.
 const implicitDirMode = 0o755
-
-// cleanName turns an entry name into a local, cleaned, slash-separated path;
-// "" means the root itself. Non-local names are an error: we reject rather
-// than confine them, like pkg/archive and unlike upstream's chunked differ.
-func cleanName(name string) (string, error) {
-	n := name
-	for {
-		if rest, ok := strings.CutPrefix(n, "/"); ok {
-			n = rest
-			continue
-		}
-		if rest, ok := strings.CutPrefix(n, "./"); ok {
-			n = rest
-			continue
-		}
-		break
-	}
-	if n == "" || n == "." {
-		return "", nil
-	}
-	if strings.IndexByte(n, 0) >= 0 {
-		return "", &InsecurePathError{Name: name, Reason: "name contains a NUL byte"}
-	}
-	if !filepath.IsLocal(n) {
-		return "", &InsecurePathError{Name: name, Reason: "name is not local to the layer root"}
-	}
-	n = path.Clean(n)
-	if n == "." {
-		return "", nil
-	}
-	return n, nil
-}
 
 func openat2(dirfd int, p string, flags uint64, resolve uint64) (int, error) {
 	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: resolve}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package apply
 
 import (
@@ -6,25 +8,9 @@ import (
 	"os"
 	"sync"
 
-	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/idtools"
 	"golang.org/x/sys/unix"
 )
-
-// Options are the subset of archive.TarOptions that shape materialisation.
-// WhiteoutData is deliberately absent: overlay passes its read-only layers
-// there, and they are only consulted when writing a tar, never when
-// applying one.
-type Options struct {
-	UIDMaps, GIDMaps  []idtools.IDMap
-	ChownOpts         *idtools.IDPair
-	ForceMask         *os.FileMode
-	IgnoreChownErrors bool
-	WhiteoutFormat    archive.WhiteoutFormat
-	// Rootless selects user.overlay.opaque instead of trusted.overlay.opaque
-	// (pkg/archive decides with unshare.IsRootless()).
-	Rootless bool
-}
 
 // Root is an open destination directory.
 type Root struct {

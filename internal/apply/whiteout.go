@@ -1,3 +1,5 @@
+//go:build linux
+
 package apply
 
 import (
@@ -9,12 +11,6 @@ import (
 	"go.podman.io/storage/pkg/archive"
 	"golang.org/x/sys/unix"
 )
-
-// IsWhiteout reports whether name is an AUFS-style whiteout or opaque
-// marker (".wh.*"), whatever the format.
-func IsWhiteout(name string) bool {
-	return strings.HasPrefix(path.Base(name), archive.WhiteoutPrefix)
-}
 
 // Whiteout converts an AUFS whiteout entry to the overlay format and
 // reports whether it did (the entry must then not be written). With any

@@ -1,13 +1,10 @@
 package index
 
 import (
-	"errors"
 	"iter"
-	"path"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // FileLayers says what Open does with layers pulled without a TOC (ordinary
@@ -52,68 +49,6 @@ type pathLayer struct {
 // work, they only pay the directory's lookup again.
 const maxCachedDirs = 1 << 16
 
-func openPathLayer(id, dir string) (*pathLayer, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &LayerError{Layer: id, Op: "dir", Err: err}
-	}
-	return &pathLayer{id: id, dir: dir, fd: fd, dirs: map[string]bool{}}, nil
-}
-
-// resolveBeneath keeps every lookup inside the layer's directory: layer
-// trees are untrusted, and a symlink must not point a candidate elsewhere.
-const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV
-
-// stat returns the file at rel if it is a regular file; ok is false when it
-// is missing, not regular, or cannot be resolved safely (including kernels
-// without openat2: no candidate, no reuse, never an error).
-func (pl *pathLayer) stat(rel string) (unix.Stat_t, bool) {
-	var st unix.Stat_t
-	if dir := path.Dir(rel); dir != "." && !pl.hasDir(dir) {
-		return st, false
-	}
-	fd, err := unix.Openat2(pl.fd, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveBeneath})
-	if err != nil {
-		return st, false
-	}
-	defer func() { _ = unix.Close(fd) }()
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return st, false
-	}
-	return st, true
-}
-
-func (pl *pathLayer) hasDir(dir string) bool {
-	pl.mu.Lock()
-	ok, seen := pl.dirs[dir]
-	pl.mu.Unlock()
-	if seen {
-		return ok
-	}
-	fd, err := unix.Openat2(pl.fd, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveBeneath})
-	ok = err == nil
-	if ok {
-		_ = unix.Close(fd)
-	} else if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
-		return false // not cached: EMFILE and friends are not facts about the layer
-	}
-	pl.mu.Lock()
-	if len(pl.dirs) < maxCachedDirs {
-		pl.dirs[dir] = ok
-	}
-	pl.mu.Unlock()
-	return ok
-}
-
-func (pl *pathLayer) close() error {
-	if pl.fd < 0 {
-		return nil
-	}
-	err := unix.Close(pl.fd)
-	pl.fd = -1
-	return err
-}
-
 // FileCandidates yields the places that may hold a whole file with digest d
 // and size bytes, to be named name in the layer being pulled: first the
 // indexed whole-file locations of d (as Lookup), then, for each layer looked
@@ -138,8 +73,8 @@ func (x *Index) FileCandidates(d digest.Digest, size int64, name string) iter.Se
 		x.mu.RLock()
 		defer x.mu.RUnlock()
 		for _, pl := range x.byPath {
-			st, ok := pl.stat(rel)
-			if !ok || st.Size != size {
+			n, ok := pl.stat(rel)
+			if !ok || n != size {
 				continue
 			}
 			if !yield(Location{Layer: pl.id, Dir: pl.dir, Path: rel, Length: size, Whole: true}) {

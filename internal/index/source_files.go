@@ -116,7 +116,7 @@ func hashAll(dir string, files []walkedFile, alias map[int]int) {
 // hashFile returns the sha256 of the file, or "" if it cannot be read or no
 // longer has the size the walk saw (it is being changed: do not index it).
 func hashFile(p string, size int64, buf []byte) digest.Digest {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOATIME, 0)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|oNoATime, 0)
 	if errors.Is(err, unix.EPERM) {
 		// O_NOATIME needs ownership or CAP_FOWNER.
 		f, err = os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"golang.org/x/sys/unix"
 )
 
 // Open opens an anonymous read-write file in dir (os.TempDir() if empty):
@@ -19,11 +17,10 @@ func Open(dir string) (*os.File, error) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	f, err := os.OpenFile(dir, unix.O_TMPFILE|os.O_RDWR|unix.O_CLOEXEC|os.O_EXCL, 0o600)
-	if err == nil {
+	if f, err := openTmpfile(dir); err == nil {
 		return f, nil
 	}
-	f, err = os.CreateTemp(dir, ".chunkdiff-spool-")
+	f, err := os.CreateTemp(dir, ".chunkdiff-spool-")
 	if err != nil {
 		return nil, fmt.Errorf("creating temp file in %s: %w", dir, err)
 	}
