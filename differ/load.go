@@ -84,6 +84,10 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 	if c.Source() == nil {
 		return fail(d, from, errors.New("no blob source to read the eStargz metadata from"))
 	}
+	if c.BlobSize() < 0 { // rule "blob-size-unknown"
+		return decline(d, from, convertImages, states.Because(states.CodeBlobSizeUnknown,
+			"the blob's size is unknown and eStargz locates its TOC from the blob's end"), nil)
+	}
 	if err := ctx.Err(); err != nil {
 		return fail(d, from, fmt.Errorf("loading eStargz metadata: %w", err))
 	}

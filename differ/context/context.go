@@ -1,7 +1,6 @@
 package dcontext
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -82,9 +81,6 @@ func New(blobDigest digest.Digest, blobSize int64, annotations map[string]string
 	format, tocDigest, err := DetectFormat(annotations)
 	if err != nil {
 		return nil, err
-	}
-	if format != FormatNone && blobSize < 0 {
-		return nil, errors.New("a layer with a TOC needs its blob size to locate the TOC")
 	}
 	tempDir := cfg.TempDir
 	if tempDir == "" {

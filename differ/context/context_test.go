@@ -78,11 +78,14 @@ func TestNewValidates(t *testing.T) {
 	assert.ErrorContains(t, err, "blob digest")
 	_, err = New(someDigest, -2, nil, nil)
 	assert.ErrorContains(t, err, "blob size")
-	_, err = New(someDigest, -1, zstd, nil)
-	assert.ErrorContains(t, err, "blob size")
+	// An unknown size (-1) with a TOC is accepted, as upstream: the
+	// annotations locate zstd:chunked metadata (rule "blob-size-unknown").
+	c, err := New(someDigest, -1, zstd, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), c.BlobSize())
 	_, err = New(someDigest, 1, nil, nil, WithLimits(Limits{MaxTOCSize: -1}))
 	assert.ErrorContains(t, err, "MaxTOCSize")
-	c, err := New(someDigest, -1, nil, nil, WithLimits(Limits{MaxTOCSize: 10}), WithStorePaths("/g", "/r"))
+	c, err = New(someDigest, -1, nil, nil, WithLimits(Limits{MaxTOCSize: 10}), WithStorePaths("/g", "/r"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(10), c.Limits().MaxTOCSize)
 	assert.Equal(t, int64(DefaultMaxTarSplitSize), c.Limits().MaxTarSplitSize)

@@ -32,6 +32,9 @@ const (
 	// CodeHostUnsupported: the host cannot apply a layer safely (a kernel
 	// without openat2, an operating system other than Linux).
 	CodeHostUnsupported
+	// CodeBlobSizeUnknown: the blob's size is unknown (-1) and the format
+	// locates its TOC from the blob's end (eStargz).
+	CodeBlobSizeUnknown
 	numCodes
 )
 
@@ -47,6 +50,7 @@ var codeNames = [...]string{
 	CodeError:               "error",
 	CodeComposefsStore:      "composefs-store",
 	CodeHostUnsupported:     "host-unsupported",
+	CodeBlobSizeUnknown:     "blob-size-unknown",
 }
 
 func (c Code) String() string {
@@ -65,7 +69,7 @@ func (c Code) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 // where the content itself is unacceptable or the store cannot take a differ.
 func (c Code) CanConvert() bool {
 	switch c {
-	case CodeRangesRefused, CodeNoTarSplit, CodeEStargzUnverifiable, CodeNoTOC:
+	case CodeRangesRefused, CodeNoTarSplit, CodeEStargzUnverifiable, CodeNoTOC, CodeBlobSizeUnknown:
 		return true
 	}
 	return false

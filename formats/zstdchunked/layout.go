@@ -41,12 +41,17 @@ func checkLimits(a Annotations, l formats.Limits) error {
 // checkLayout checks that the positions fit in the blob, in writer order:
 // data, TOC, tar-split, footer. Requiring the tar-split after the TOC (as
 // every writer puts it) lets us verify it in one streaming pass, since its
-// digest is in the TOC.
+// digest is in the TOC. blobSize -1 (unknown, as upstream accepts) checks
+// the order only: the annotations locate the metadata, and a range past the
+// blob's end fails when it is requested.
 func checkLayout(a Annotations, blobSize int64) error {
-	if blobSize < trailerSize || blobSize < 0 {
-		return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("blob size %d is smaller than the %d-byte footer", blobSize, trailerSize)}
+	end := uint64(math.MaxUint64)
+	if blobSize >= 0 {
+		if blobSize < trailerSize {
+			return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("blob size %d is smaller than the %d-byte footer", blobSize, trailerSize)}
+		}
+		end = uint64(blobSize) - trailerSize
 	}
-	end := uint64(blobSize) - trailerSize
 	if a.TOC.Offset < skippableHeader {
 		return &formats.LayoutError{Format: formats.ZstdChunked, What: fmt.Sprintf("TOC offset %d is before the end of its frame header", a.TOC.Offset)}
 	}
