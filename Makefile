@@ -89,8 +89,17 @@ bench:
 	$(SIDEBYSIDE) --layer goroot
 	$(GO) test $(GOFLAGS_T) -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
+# bench-firstpull (issue 14): the first partial pull into stores holding 1, 5 and 20 layers pulled
+# ordinarily (gzip, PutLayer; the Go tree first), of the Go tree's next release, then a second pull;
+# and the same into an empty store. Stores are prepared once (cached) and copied for every pull.
+.PHONY: bench-firstpull
+FIRSTPULL_ROUNDS ?= 3
+bench-firstpull:
+	$(SIDEBYSIDE) --layer goroot --ordinary-layers 1,5,20 --rounds $(FIRSTPULL_ROUNDS)
+
 bench-quick:
 	$(GO) run $(GOFLAGS_T) ./internal/bench/cmd/sidebyside --layer quick --update 1 --rounds 1 --pause 500ms --settle 0s --doc '' --keep-trash
+	$(GO) run $(GOFLAGS_T) ./internal/bench/cmd/sidebyside --layer quick --ordinary-layers 1,3 --ordinary-files 300 --ordinary-mib 4 --rounds 1 --warmup 0 --pause 500ms --settle 0s --doc '' --keep-trash
 	$(GO) run $(GOFLAGS_T) ./internal/bench/cmd/sidebyside --layer quick --rounds 1 --pause 500ms --settle 0s --doc ''
 
 # demo: the main job on the embedded demo layer (testdata/demo).

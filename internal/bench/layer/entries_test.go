@@ -67,6 +67,7 @@ func TestSpecName(t *testing.T) {
 		{Spec{Kind: "synthetic", Files: 10, MiB: 2, Format: FormatZstdChunked}, "synthetic-10f-2m"},
 		{Spec{Kind: "synthetic", Files: 10, MiB: 2, Format: FormatGzip}, "synthetic-10f-2m-gzip"},
 		{Spec{Kind: "synthetic", Files: 10, MiB: 2, UpdateSeed: 3}, "synthetic-10f-2m-update3"},
+		{Spec{Kind: "realistic", Seed: 7, Files: 10, MiB: 2, Format: FormatGzip}, "realistic-s7-10f-2m-gzip"},
 	} {
 		got, err := c.spec.Name()
 		require.NoError(t, err)

@@ -18,10 +18,13 @@ const (
 
 // Spec chooses the benchmark layer.
 type Spec struct {
-	Kind   string // "goroot" or "synthetic"
+	Kind   string // "goroot", "synthetic" or "realistic"
 	GoRoot string // the tree for "goroot"
-	Files  int    // regular files for "synthetic"
-	MiB    int64  // file bytes for "synthetic"
+	Files  int    // regular files for "synthetic" and "realistic"
+	MiB    int64  // file bytes for "synthetic" and "realistic"
+	// Seed picks the tree for "realistic" (treegen.RealisticEntries): trees
+	// of different seeds share no file content and few paths.
+	Seed   int64
 	Format string // FormatZstdChunked ("" too) or FormatGzip
 	// UpdateSeed, if not 0, makes the layer treegen.Update(base, seed) of
 	// the layer this spec describes without it (Base).
@@ -70,8 +73,10 @@ func (s Spec) treeName() (string, error) {
 		return "goroot-" + v, nil
 	case "synthetic":
 		return fmt.Sprintf("synthetic-%df-%dm", s.Files, s.MiB), nil
+	case "realistic":
+		return fmt.Sprintf("realistic-s%d-%df-%dm", s.Seed, s.Files, s.MiB), nil
 	}
-	return "", fmt.Errorf("unknown layer kind %q (want goroot or synthetic)", s.Kind)
+	return "", fmt.Errorf("unknown layer kind %q (want goroot, synthetic or realistic)", s.Kind)
 }
 
 // goVersion is the first line of GOROOT/VERSION, e.g. "go1.26.8".
@@ -102,6 +107,16 @@ func Ensure(outDir string, s Spec, discard func(path string) error) (Files, Meta
 	}
 	if s.UpdateSeed != 0 {
 		return ensureUpdate(outDir, s, f, name, discard)
+	}
+	if s.Kind == "realistic" {
+		// Generated in memory (a few tens of MiB): no tree on disk to discard.
+		src := EntriesTar(treegen.RealisticEntries(treegen.RealisticOptions{Seed: s.Seed, Files: s.Files, TotalBytes: s.MiB << 20}))
+		m, err := Build(f, src, s.format(), Meta{Name: name})
+		if err != nil {
+			return f, m, err
+		}
+		m.Description = describe(s, m)
+		return f, m, writeJSON(f.Meta(), m)
 	}
 	tree := s.GoRoot
 	if s.Kind == "synthetic" {
@@ -150,7 +165,10 @@ func ensureUpdate(outDir string, s Spec, f Files, name string, discard func(stri
 func describe(s Spec, m Meta) string {
 	tree, _ := s.treeName() // known good: Ensure named the layer
 	what := fmt.Sprintf("the Go toolchain tree %s (%s)", s.GoRoot, strings.TrimPrefix(tree, "goroot-"))
-	if s.Kind == "synthetic" {
+	switch s.Kind {
+	case "realistic":
+		what = fmt.Sprintf("a toolchain-like tree (treegen.RealisticEntries, seed %d: small text files, a few big binaries)", s.Seed)
+	case "synthetic":
 		what = "a synthetic toolchain-like tree (treegen.RealisticTree: small text files, a few big binaries; plus zero-run disk images, an all-zero file, symlinks, a hardlink)"
 	}
 	return what + ": " + counts(s, m)

@@ -143,3 +143,26 @@ func TestConvertMetrics(t *testing.T) {
 	assert.Equal(t, 0.8, rows[1].Target, "CPU has a target for convert_images")
 	assert.True(t, rows[1].Met())
 }
+
+func TestFirstPullMarkdown(t *testing.T) {
+	ours := results("ours", 1, 3, 2)
+	for i := range ours {
+		ours[i].Reuse = &Reuse{FilesLinked: 1, FilesCopied: 10 + i}
+	}
+	s := FirstPullSection{
+		Key: "firstpull", Title: "First pull", Command: "cmd", Date: "today", Rounds: 3, Warmup: 1,
+		Setup: []string{"stores: some"},
+		Cells: []FirstPullCell{
+			{Layers: 0, Pull: 1, Ours: ours, Up: results("upstream", 4, 4, 5)},
+			{Layers: 20, Pull: 2, Ours: ours, Up: results("upstream", 1, 1, 1)},
+		},
+	}
+	md := s.Markdown()
+	assert.True(t, strings.HasPrefix(md, "<!-- sidebyside:firstpull:begin -->\n"))
+	assert.True(t, strings.HasSuffix(md, "<!-- sidebyside:firstpull:end -->\n"))
+	assert.Contains(t, md, "- stores: some\n")
+	assert.Contains(t, md, "| empty (cold) | first | 2.00 | 4.00 | 0.50× | (reference) | 0.50× | 1.00 | 1.00 | 1.00× | 12 | 11.00 / 11.00 |")
+	assert.Contains(t, md, "| 20 ordinary layers | second | 2.00 | 1.00 | 2.00× | ≤ 1.00× **missed** |")
+	assert.Contains(t, md, "| 20 ordinary layers | second | 1.00, 3.00, 2.00 / 1.00, 1.00, 1.00 |")
+	assert.True(t, math.IsNaN(FilesReused(Result{})))
+}

@@ -42,6 +42,7 @@ func main() {
 		hard    = flag.Bool("use-hard-links", false, "pull option use_hard_links")
 		convert = flag.Bool("convert-images", false, "pull option convert_images")
 		extra   = pullFlags{}
+		puts    blobList
 	)
 	flag.StringVar(&cfg.differ, "differ", "", "ours or upstream (required)")
 	flag.StringVar(&cfg.root, "root", "", "store root; must not hold another process's store (required)")
@@ -57,7 +58,24 @@ func main() {
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write heap profiles: FILE near the heap peak, FILE.allocs after the pull")
 	flag.StringVar(&cfg.dump, "dump", "", "write our differ's state dump (JSON) here")
 	flag.Var(extra, "pull-option", "extra pull option key=value (repeatable)")
+	flag.Var(&puts, "put", "instead of a partial pull: store.PutLayer this compressed blob into --root as a layer of its own, an ordinary pull (repeatable; prints the layer IDs)")
 	flag.Parse()
+
+	if len(puts) > 0 {
+		if cfg.root == "" {
+			fmt.Fprintln(os.Stderr, "pullone: --put needs --root")
+			os.Exit(2)
+		}
+		res, err := put(cfg.root, cfg.driver, puts)
+		if err == nil {
+			err = printJSON(res)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pullone:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	cfg.pullOptions = map[string]string{
 		"enable_partial_images": fmt.Sprint(*partial),

@@ -33,6 +33,7 @@ type options struct {
 	profileDir string
 	keepTrash  bool
 	pullOpts   map[string]string
+	firstPull  firstPullOptions
 }
 
 type kvFlag map[string]string
@@ -67,6 +68,10 @@ func main() {
 	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs, one extra profiled pull per differ, profiles written here")
 	flag.BoolVar(&o.keepTrash, "keep-trash", false, "do not delete the old stores at the end")
 	flag.Var(kvFlag(o.pullOpts), "pull-option", "pull option key=value for both differs (repeatable; default enable_partial_images=true)")
+	ordinary := flag.String("ordinary-layers", "", "first-pull benchmark (issue 14): comma-separated store sizes, e.g. 1,5,20: stores of that many layers put ordinarily (gzip, PutLayer; the --layer tree first), then a partial pull of the tree's update (seed 1) and a second one (seed 2); plus the same into an empty store")
+	flag.IntVar(&o.firstPull.files, "ordinary-files", 3000, "with --ordinary-layers: regular files of an average other ordinary layer")
+	flag.Int64Var(&o.firstPull.mib, "ordinary-mib", 40, "with --ordinary-layers: MiB of an average other ordinary layer")
+	flag.StringVar(&o.firstPull.storeCache, "store-cache", "cold", "with --ordinary-layers: cold (evict the copied store's file data from the page cache before the pulls) or warm")
 	flag.Parse()
 	if o.layer == "quick" {
 		o.layer, o.files, o.mib = "synthetic", 1500, 24
@@ -78,7 +83,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sidebyside: --rounds must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(o, commandLine()); err != nil {
+	runMode := run
+	if *ordinary != "" {
+		counts, err := parseCounts(*ordinary)
+		if err != nil || o.update != 0 || (o.firstPull.storeCache != "cold" && o.firstPull.storeCache != "warm") {
+			fmt.Fprintln(os.Stderr, "sidebyside: --ordinary-layers wants counts ≥ 1, no --update, --store-cache cold or warm:", err)
+			os.Exit(2)
+		}
+		o.firstPull.counts = counts
+		runMode = runFirstPull
+	}
+	if err := runMode(o, commandLine()); err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
 		os.Exit(1)
 	}
