@@ -39,6 +39,9 @@ type ApplySummary struct {
 	// Skipped is the part of the blob not downloaded (podman's "skipped"):
 	// neither metadata nor file contents.
 	Skipped int64 `json:"skipped_bytes"`
+	// TOCStored: the TOC went to the store as the layer's big data (not
+	// when over maxStoredTOC).
+	TOCStored bool `json:"toc_stored"`
 }
 
 // ApplyDiff materialises the layer under dest (overlay's staging dir) and
@@ -138,11 +141,16 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		MetadataBytes: layer.origin.metadataBytes(layer.meta),
 	}
 	sum.Skipped = layer.origin.skipped(c, stats.BytesFetched, sum.MetadataBytes)
+	_, sum.TOCStored = out.BigData[bigDataTOC]
+	staged := "layer staged"
+	if !sum.TOCStored {
+		staged += fmt.Sprintf("; the TOC (%d bytes) is over %d bytes, so it is not kept as the layer's big data: later pulls reuse this layer's files by path", layer.summary.TOCUncompressedSize, maxStoredTOC)
+	}
 	// The metadata's temp files and the content index are released now;
 	// the tar-split went to the output.
 	seen := r.findings()
 	_ = layer.close()
-	if err := advance(d, edgeApply, applied{seen: seen, summary: sum}, states.Reason{Detail: "layer staged"}, sum.sizes()); err != nil {
+	if err := advance(d, edgeApply, applied{seen: seen, summary: sum}, states.Reason{Detail: staged}, sum.sizes()); err != nil {
 		return out, err
 	}
 	return out, nil
@@ -247,7 +255,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 		return stats, err
 	}
 
-	tocJSON, err := readTOC(meta.TOCJSON())
+	tocJSON, err := readTOC(meta.TOCJSON(), meta.summary().TOCUncompressedSize)
 	if err != nil {
 		return stats, err
 	}
@@ -258,7 +266,10 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	org.output(c, out)
 	out.UIDs, out.GIDs = r.plan.uids, r.plan.gids
 	out.Size = org.uncompressedSize(meta)
-	out.BigData = map[string][]byte{bigDataTOC: tocJSON, bigDataLayerData: layerData}
+	out.BigData = map[string][]byte{bigDataLayerData: layerData}
+	if tocJSON != nil {
+		out.BigData[bigDataTOC] = tocJSON
+	}
 	if !flat {
 		out.RootDirMode = root.RootDirMode()
 	}

@@ -8,6 +8,7 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
@@ -41,7 +42,8 @@ type Config struct {
 	// reuse files and chunks of other layers (rule "reuse"). Needs Store.
 	ContentIndex bool
 	// Limits bound what the layer may make us fetch or spool; zero fields
-	// take the defaults.
+	// take the defaults. An unset MetadataPolicy takes the pull option
+	// chunkdiff_metadata_policy, else "stream".
 	Limits dcontext.Limits
 	// TempDir receives the metadata spools; "" means the Store's run root,
 	// else os.TempDir(). If set, it must be an existing directory.
@@ -60,6 +62,12 @@ func (c *Config) validate() error {
 	}
 	if c.ContentIndex && c.Store == nil {
 		return errors.New("differ config: ContentIndex needs a Store")
+	}
+	if c.Limits.MetadataPolicy == "" && c.Pull.MetadataPolicy != "" {
+		c.Limits.MetadataPolicy = formats.MetadataPolicy(c.Pull.MetadataPolicy)
+		if err := c.Limits.MetadataPolicy.Validate(); err != nil {
+			return fmt.Errorf("differ config: pull option %s: %w", dcontext.KeyMetadataPolicy, err)
+		}
 	}
 	limits, err := c.Limits.WithDefaults()
 	if err != nil {

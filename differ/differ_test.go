@@ -9,6 +9,7 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,12 +73,12 @@ func TestCloseReleasesAndIsIdempotent(t *testing.T) {
 }
 
 func TestLimitsComeFromTheContext(t *testing.T) {
-	// A TOC limit below the layer's TOC size makes it a metadata-too-large
-	// fallback, decided before any request.
+	// Under policy upstream, a TOC limit below the layer's TOC size makes
+	// it a metadata-too-large fallback, decided before any request.
 	l := zstdLayer(t)
 	src := testutil.NewSource(l.Blob)
 	d, err := Open(t.Context(), enabled, l.Digest, l.Size(), l.Annotations, src,
-		dcontext.WithLimits(dcontext.Limits{MaxTOCSize: 64}), dcontext.WithTempDir(t.TempDir()))
+		dcontext.WithLimits(dcontext.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: 64}), dcontext.WithTempDir(t.TempDir()))
 	t.Cleanup(func() { _ = d.Close() })
 	var fb *FallbackError
 	require.ErrorAs(t, err, &fb)

@@ -104,8 +104,8 @@ func (d Dump) WriteText(w io.Writer) error {
 		if c.TOCDigest != "" {
 			fmt.Fprintf(&b, "toc:      %s\n", c.TOCDigest)
 		}
-		fmt.Fprintf(&b, "limits:   toc %d B, tar-split %d B, %d ranges/request\n",
-			c.Limits.MaxTOCSize, c.Limits.MaxTarSplitSize, c.Limits.MaxRangesPerRequest)
+		fmt.Fprintf(&b, "limits:   toc %d B, tar-split %d B, %d ranges/request, metadata policy %s\n",
+			c.Limits.MaxTOCSize, c.Limits.MaxTarSplitSize, c.Limits.MaxRangesPerRequest, c.Limits.MetadataPolicy)
 	}
 	if m := d.Metadata; m != nil {
 		fmt.Fprintf(&b, "entries:  %d (%d files, %d chunk entries, %d dirs, %d symlinks, %d hardlinks, %d other)\n",

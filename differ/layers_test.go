@@ -83,6 +83,15 @@ func hugeTOC(t *testing.T) testutil.Layer {
 	return editAnnotations(annTOCPosition, fmt.Sprintf("%d:%d:%d:%d", off, length, uint64(dcontext.DefaultMaxTOCSize+1), typ))(t)
 }
 
+// tooLargeTOC announces a TOC over the disk bound of policy stream.
+func tooLargeTOC(t *testing.T) testutil.Layer {
+	l := zstdLayer(t)
+	var off, length, ulen, typ uint64
+	_, err := fmt.Sscanf(l.Annotations[annTOCPosition], "%d:%d:%d:%d", &off, &length, &ulen, &typ)
+	require.NoError(t, err)
+	return editAnnotations(annTOCPosition, fmt.Sprintf("%d:%d:%d:%d", off, length, uint64(dcontext.DefaultMaxTarSplitSize+1), typ))(t)
+}
+
 // withoutTarSplit rewrites the TOC without its tarSplitDigest: a layer whose
 // TOC carries no tar-split (old writers, rule "no-tar-split").
 func withoutTarSplit(t *testing.T) testutil.Layer {

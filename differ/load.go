@@ -11,6 +11,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/formats/estargz"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 	"github.com/chunkdiff/chunkdiff/internal/blob"
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 )
 
 // load runs the format-specific rules of the decision matrix
@@ -46,8 +47,13 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context, reg *
 		TempDir: c.TempDir(),
 		Limits:  c.Limits(),
 	})
-	var limit *formats.LimitError
+	var (
+		limit *formats.LimitError
+		space *spool.NoSpaceError
+	)
 	switch {
+	case errors.As(err, &space): // rule "environment", code temp-space-short
+		return decline(d, from, convertImages, states.Because(states.CodeTempSpaceShort, "%s", space.Error()), err)
 	case errors.As(err, &limit): // rule "metadata-too-large"
 		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
 	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
@@ -95,8 +101,13 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 		TempDir: c.TempDir(),
 		Limits:  c.Limits(),
 	})
-	var limit *formats.LimitError
+	var (
+		limit *formats.LimitError
+		space *spool.NoSpaceError
+	)
 	switch {
+	case errors.As(err, &space): // rule "environment", code temp-space-short
+		return decline(d, from, convertImages, states.Because(states.CodeTempSpaceShort, "%s", space.Error()), err)
 	case errors.As(err, &limit): // rule "metadata-too-large"
 		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
 	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
@@ -114,6 +125,11 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 // loaded moves uninitialized → metadata-loaded with a registry origin.
 func (d *Differ) loaded(m metadata, reg *registry, detail string) (metadataLoaded, error) {
 	summary := m.summary()
+	if l := d.ctx.Limits(); l.Streamed(summary.TOCCompressedSize, summary.TOCUncompressedSize) {
+		// The path PolicyUpstream (and upstream) would not have taken.
+		detail += fmt.Sprintf("; metadata policy %s: the TOC (%d bytes) is over upstream's in-memory limit of %d bytes, so it was streamed to disk instead of falling back",
+			l.MetadataPolicy, max(summary.TOCCompressedSize, summary.TOCUncompressedSize), l.MaxTOCSize)
+	}
 	next := metadataLoaded{layer: loadedLayer{meta: m, origin: reg, summary: summary}}
 	if err := advance(d, edgeLoad, next, states.Reason{Detail: detail}, summary.sizes()); err != nil {
 		return metadataLoaded{}, err

@@ -44,6 +44,9 @@ var (
 	partial        = map[string]string{"enable_partial_images": "true"}
 	partialConvert = map[string]string{"enable_partial_images": "true", "convert_images": "true"}
 	partialInsec   = map[string]string{"enable_partial_images": "true", "insecure_allow_unpredictable_image_contents": "true"}
+	// policyUpstream: the metadata size rule of upstream (150 MiB, then
+	// fallback), which the default policy "stream" does not apply.
+	policyUpstream = []string{"chunkdiff_metadata_policy", "upstream"}
 )
 
 func withOpts(base map[string]string, kv ...string) map[string]string {
@@ -107,8 +110,12 @@ func TestDecisionMatrix(t *testing.T) {
 		{name: "6 manifest position unparsable", pull: partial, layer: editAnnotations(annTOCPosition, "1:2:x:1"), want: wantHardError, errSubstr: annTOCPosition, noRequest: true},
 		{name: "6 manifest type not 1", pull: partial, layer: editAnnotations(annTOCPosition, "1:2:3:2"), want: wantHardError, errSubstr: annTOCPosition, noRequest: true},
 		{name: "6 tar-split position unparsable", pull: partial, layer: editAnnotations(annTarSplitPos, "1:x"), want: wantHardError, errSubstr: annTarSplitPos, noRequest: true},
-		{name: "7 TOC too large", pull: partial, layer: hugeTOC, want: wantFallback, code: states.CodeMetadataTooLarge, noRequest: true},
-		{name: "7 TOC too large with convert_images", pull: partialConvert, layer: hugeTOC, want: wantHardError, errSubstr: "neither a partial pull nor convert_images is possible", noRequest: true},
+		{name: "7 TOC too large", pull: withOpts(partial, policyUpstream...), layer: hugeTOC, want: wantFallback, code: states.CodeMetadataTooLarge, noRequest: true},
+		{name: "7 TOC too large with convert_images", pull: withOpts(partialConvert, policyUpstream...), layer: hugeTOC, want: wantHardError, errSubstr: "neither a partial pull nor convert_images is possible", noRequest: true},
+		// Policy stream fetches such a TOC, and finds that it inflates to
+		// less than its annotation claims.
+		{name: "7 TOC over upstream's limit, policy stream", pull: partial, layer: hugeTOC, want: wantHardError, errSubstr: "TOC"},
+		{name: "7 TOC over the disk bound, policy stream", pull: partial, layer: tooLargeTOC, want: wantFallback, code: states.CodeMetadataTooLarge, noRequest: true},
 		{name: "8 ranges refused", pull: partial, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.Refuse()}, want: wantFallbackC, code: states.CodeRangesRefused},
 		{name: "8 ranges refused with convert_images", pull: partialConvert, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.Refuse()}, want: wantConvert, code: states.CodeRangesRefused},
 		{name: "9 source error", pull: partialConvert, layer: zstdLayer, srcOpts: []testutil.SourceOption{testutil.FailWith(errors.New("registry on fire"))}, want: wantHardError, errSubstr: "registry on fire"},
@@ -127,8 +134,9 @@ func TestDecisionMatrix(t *testing.T) {
 		{name: "15 eStargz TOC refused", pull: partialInsec, layer: estargzLayer, srcOpts: []testutil.SourceOption{testutil.RefuseCall(2)}, want: wantFallbackC, code: states.CodeRangesRefused},
 		{name: "15 eStargz refused with convert_images", pull: withOpts(partialInsec, "convert_images", "true"), layer: estargzLayer, srcOpts: []testutil.SourceOption{testutil.RefuseCall(1)}, want: wantConvert, code: states.CodeRangesRefused},
 		{name: "16 eStargz footer offset not hex", pull: partialInsec, layer: estargzEdit(func(b []byte) []byte { copy(b[len(b)-51+16:], "zzzzzzzzzzzzzzzz"); return b }), want: wantHardError, errSubstr: "hex"},
-		{name: "17 eStargz TOC too large", pull: partialInsec, layer: hugeEStargz, want: wantFallback, code: states.CodeMetadataTooLarge},
-		{name: "17 eStargz TOC too large with convert_images", pull: withOpts(partialInsec, "convert_images", "true"), layer: hugeEStargz, want: wantHardError, errSubstr: "neither a partial pull nor convert_images is possible"},
+		{name: "17 eStargz TOC too large", pull: withOpts(partialInsec, policyUpstream...), layer: hugeEStargz, want: wantFallback, code: states.CodeMetadataTooLarge},
+		{name: "17 eStargz TOC too large with convert_images", pull: withOpts(partialInsec, append([]string{"convert_images", "true"}, policyUpstream...)...), layer: hugeEStargz, want: wantHardError, errSubstr: "neither a partial pull nor convert_images is possible"},
+		{name: "17 eStargz TOC over upstream's limit, policy stream", pull: partialInsec, layer: hugeEStargz, want: wantHardError, errSubstr: "eStargz"},
 		{name: "18 eStargz TOC digest mismatch", pull: partialInsec, layer: estargzWrongDigest, want: wantHardError, errSubstr: "digest"},
 		{name: "19 no TOC annotation", pull: partial, layer: gzipLayer, want: wantFallbackC, code: states.CodeNoTOC, noRequest: true},
 		{name: "19 no TOC annotation with convert_images", pull: partialConvert, layer: gzipLayer, want: wantConvert, code: states.CodeNoTOC, noRequest: true},

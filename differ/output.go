@@ -26,11 +26,22 @@ type layerData struct {
 	Format graphdriver.DifferOutputFormat `json:"format"`
 }
 
-// readTOC returns the uncompressed TOC JSON for BigData. The store takes it
-// as one []byte; this is the one place the whole TOC is in memory.
-func readTOC(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
+// maxStoredTOC bounds the TOC handed to the store as the layer's big data.
+// The store takes big data as one []byte, so a TOC kept there is wholly in
+// memory once; above this bound (about 150,000 files) it is not kept, which
+// keeps a pull's memory independent of the layer's size. The store and
+// upstream's layers cache treat such a layer as one without a TOC, and later
+// pulls reuse its files by path (docs/DECISIONS.md).
+var maxStoredTOC uint64 = 64 << 20 // a var for tests
+
+// readTOC returns the uncompressed TOC JSON of size bytes for BigData, or
+// nil when it is over maxStoredTOC.
+func readTOC(r io.Reader, size uint64) ([]byte, error) {
+	if size > maxStoredTOC {
+		return nil, nil
+	}
+	b := make([]byte, size) // exact: ReadAll would grow and copy it
+	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, fmt.Errorf("reading the TOC spool: %w", err)
 	}
 	return b, nil

@@ -49,3 +49,22 @@ func TestFormatsDoNotLinkStorage(t *testing.T) {
 		}
 	}
 }
+
+func TestMetadataPolicy(t *testing.T) {
+	got, err := Limits{}.WithDefaults()
+	if err != nil || got.MetadataPolicy != PolicyStream {
+		t.Fatalf("default policy %q (%v), want %q", got.MetadataPolicy, err, PolicyStream)
+	}
+	if _, err := (Limits{MetadataPolicy: "sometimes"}).WithDefaults(); err == nil || !strings.Contains(err.Error(), `"sometimes"`) {
+		t.Errorf("unknown policy: got %v, want an error naming it", err)
+	}
+	// Upstream refuses a TOC over MaxTOCSize; stream only over the disk bound.
+	up, _ := Limits{MetadataPolicy: PolicyUpstream, MaxTOCSize: 100}.WithDefaults()
+	st, _ := Limits{MetadataPolicy: PolicyStream, MaxTOCSize: 100}.WithDefaults()
+	if up.MaxTOC() != 100 || st.MaxTOC() != DefaultMaxTarSplitSize {
+		t.Errorf("MaxTOC: upstream %d, stream %d", up.MaxTOC(), st.MaxTOC())
+	}
+	if up.Streamed(101, 101) || !st.Streamed(50, 101) || st.Streamed(100, 100) {
+		t.Errorf("Streamed: upstream never streams; stream streams only over MaxTOCSize")
+	}
+}

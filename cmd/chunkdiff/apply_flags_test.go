@@ -35,11 +35,19 @@ func TestApplyPassesEveryFlag(t *testing.T) {
 	blob := writeLayer(t, l, "layer")
 	for _, tg := range targets {
 		t.Run(tg.name+"/max-toc-size", func(t *testing.T) {
-			args := append([]string{"apply", blob, "--max-toc-size", "100", "--dump", "--format", "text"}, tg.args(t)...)
+			args := append([]string{"apply", blob, "--max-toc-size", "100", "--metadata-policy", "upstream", "--dump", "--format", "text"}, tg.args(t)...)
 			out, err := run(t, args...)
 			require.Error(t, err, "a fallback applies nothing")
 			assert.Contains(t, out, "metadata-too-large")
 			assert.Contains(t, out, "limits:   toc 100 B")
+			assert.Contains(t, out, "metadata policy upstream")
+		})
+		t.Run(tg.name+"/metadata-policy", func(t *testing.T) {
+			args := append([]string{"apply", blob, "--max-toc-size", "100", "--dump", "--format", "text"}, tg.args(t)...)
+			out, err := run(t, args...)
+			require.NoError(t, err, out)
+			assert.Contains(t, out, "metadata policy stream")
+			assert.Contains(t, out, "streamed to disk instead of falling back")
 		})
 		t.Run(tg.name+"/temp-dir", func(t *testing.T) {
 			dir := t.TempDir()

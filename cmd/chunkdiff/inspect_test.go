@@ -85,9 +85,13 @@ func TestInspectPullOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "partial-images-disabled")
 
-	out, err = run(t, "inspect", blob, "--format", "text", "--max-toc-size", "100")
+	out, err = run(t, "inspect", blob, "--format", "text", "--max-toc-size", "100", "--metadata-policy", "upstream")
 	require.NoError(t, err)
 	assert.Contains(t, out, "metadata-too-large")
+
+	_, err = run(t, "inspect", blob, "--metadata-policy", "never")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--metadata-policy")
 }
 
 func TestInspectErrors(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chunkdiff/chunkdiff/differ"
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
+	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/formats/estargz"
 	"github.com/chunkdiff/chunkdiff/layerfile"
 	"github.com/opencontainers/go-digest"
@@ -26,6 +27,7 @@ type layerFlags struct {
 	annotations string
 	pullOptions []string
 	maxTOCSize  int64
+	policy      string
 	tempDir     string
 }
 
@@ -42,7 +44,8 @@ func (f *layerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.pullOptions, "pull-option", nil,
 		"pull option KEY=VALUE as in containers-storage.conf [storage.options.pull_options], merged into the default enable_partial_images=true (repeatable; keys: "+
 			strings.Join(append(slices.Clone(boolPullOptions), dcontext.KeyOSTreeRepos), ", ")+")")
-	cmd.Flags().Int64Var(&f.maxTOCSize, "max-toc-size", 0, "TOC size limit in bytes (0: the default, 150 MiB)")
+	cmd.Flags().Int64Var(&f.maxTOCSize, "max-toc-size", 0, "upstream's in-memory TOC limit in bytes (0: the default, 150 MiB): over it, --metadata-policy upstream falls back and stream streams the TOC from disk")
+	cmd.Flags().StringVar(&f.policy, "metadata-policy", "", "stream (the default: metadata of any size, bounded memory) or upstream (a TOC over --max-toc-size falls back, as podman's own differ)")
 	cmd.Flags().StringVar(&f.tempDir, "temp-dir", "", "where metadata spools go (default: the system temp dir)")
 }
 
@@ -104,6 +107,9 @@ func (f *layerFlags) validate() (map[string]string, error) {
 	if f.maxTOCSize < 0 {
 		return nil, usagef("--max-toc-size %d: want a size in bytes, or 0 for the default", f.maxTOCSize)
 	}
+	if err := formats.MetadataPolicy(f.policy).Validate(); err != nil {
+		return nil, usagef("--metadata-policy %q: want stream or upstream", f.policy)
+	}
 	if f.tempDir != "" {
 		if st, err := os.Stat(f.tempDir); err != nil || !st.IsDir() {
 			return nil, usagef("--temp-dir %s: not an existing directory", f.tempDir)
@@ -143,7 +149,7 @@ func (f *layerFlags) describe(file *layerfile.File, pullMap map[string]string) (
 	return &layer{
 		file: file, path: file.Path(), size: file.Size(), digest: dg, annotations: ann, annPath: annPath, annFound: found,
 		pull: dcontext.ParsePullOptions(pullMap), pullMap: pullMap,
-		limits: dcontext.Limits{MaxTOCSize: f.maxTOCSize}, tempDir: f.tempDir,
+		limits: dcontext.Limits{MaxTOCSize: f.maxTOCSize, MetadataPolicy: formats.MetadataPolicy(f.policy)}, tempDir: f.tempDir,
 	}, nil
 }
 

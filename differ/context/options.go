@@ -9,6 +9,10 @@ const (
 	KeyUseHardLinks        = "use_hard_links"
 	KeyInsecureAllow       = "insecure_allow_unpredictable_image_contents"
 	KeyOSTreeRepos         = "ostree_repos"
+	// KeyMetadataPolicy is ours (upstream ignores keys it does not know):
+	// "stream" or "upstream", Limits.MetadataPolicy for pulls through a
+	// store (podman, CRI-O).
+	KeyMetadataPolicy = "chunkdiff_metadata_policy"
 )
 
 // PullOptions are the store's pull options, parsed like upstream parses them.
@@ -23,6 +27,9 @@ type PullOptions struct {
 	// upstream, an unset or empty value means no repository (upstream yields
 	// one empty-string path, i.e. a relative "objects/..." lookup).
 	OSTreeRepos []string `json:"ostree_repos,omitempty"`
+	// MetadataPolicy is KeyMetadataPolicy as given ("" if unset); the
+	// differ's config validates it and makes it the limits' policy.
+	MetadataPolicy string `json:"chunkdiff_metadata_policy,omitempty"`
 }
 
 // ParsePullOptions reads the keys upstream reads, with its defaults: booleans
@@ -34,6 +41,7 @@ func ParsePullOptions(m map[string]string) PullOptions {
 		ConvertImages:                           isTrue(KeyConvertImages),
 		UseHardLinks:                            isTrue(KeyUseHardLinks),
 		InsecureAllowUnpredictableImageContents: isTrue(KeyInsecureAllow),
+		MetadataPolicy:                          strings.ToLower(m[KeyMetadataPolicy]),
 	}
 	for _, repo := range strings.Split(m[KeyOSTreeRepos], ":") {
 		if repo != "" {

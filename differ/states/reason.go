@@ -35,6 +35,9 @@ const (
 	// CodeBlobSizeUnknown: the blob's size is unknown (-1) and the format
 	// locates its TOC from the blob's end (eStargz).
 	CodeBlobSizeUnknown
+	// CodeTempSpaceShort: the temp dir's file system cannot hold the
+	// layer's metadata, found before spooling any of it.
+	CodeTempSpaceShort
 	numCodes
 )
 
@@ -51,6 +54,7 @@ var codeNames = [...]string{
 	CodeComposefsStore:      "composefs-store",
 	CodeHostUnsupported:     "host-unsupported",
 	CodeBlobSizeUnknown:     "blob-size-unknown",
+	CodeTempSpaceShort:      "temp-space-short",
 }
 
 func (c Code) String() string {
@@ -80,7 +84,7 @@ func (c Code) CanConvert() bool {
 // is a fallback even with convert_images.
 func (c Code) Environmental() bool {
 	switch c {
-	case CodePartialDisabled, CodeComposefsStore, CodeHostUnsupported:
+	case CodePartialDisabled, CodeComposefsStore, CodeHostUnsupported, CodeTempSpaceShort:
 		return true
 	}
 	return false

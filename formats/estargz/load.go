@@ -25,7 +25,7 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, tocDigest digest
 	if err != nil {
 		return nil, fmt.Errorf("eStargz: %w", err)
 	}
-	maxTOC := uint64(limits.MaxTOCSize)
+	maxTOC := uint64(limits.MaxTOC())
 	if blobSize <= FooterSize {
 		return nil, &formats.LayoutError{Format: formats.EStargz, What: fmt.Sprintf("blob size %d is not larger than the %d-byte footer", blobSize, FooterSize)}
 	}
@@ -74,6 +74,11 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, tocDigest digest
 			_ = m.Close() // read-only use so far: nothing to lose
 		}
 	}()
+	// The JSON's size is known only once inflated: the member's own size
+	// is the least it needs (a *spool.NoSpaceError).
+	if err := spool.CheckFree(opts.TempDir, uint64(tocLen)); err != nil {
+		return nil, fmt.Errorf("eStargz: %w", err)
+	}
 	if m.tocFile, err = spool.Open(opts.TempDir); err != nil {
 		return nil, fmt.Errorf("eStargz TOC spool: %w", err)
 	}

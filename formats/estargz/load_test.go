@@ -278,7 +278,7 @@ func TestLoadLimits(t *testing.T) {
 	l := rich(t)
 	tocLen := uint64(len(l.Blob)) - FooterSize - uint64(l.TOCOffset)
 	t.Run("TOC range over the option", func(t *testing.T) {
-		_, src, err := load(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(tocLen - 1)}})
+		_, src, err := load(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(tocLen - 1)}})
 		var le *formats.LimitError
 		if !errors.As(err, &le) || le.Size != tocLen || le.Limit != tocLen-1 || !strings.Contains(err.Error(), "TOC gzip member size") {
 			t.Fatalf("want LimitError, got %v", err)
@@ -289,7 +289,7 @@ func TestLoadLimits(t *testing.T) {
 		}
 	})
 	t.Run("TOC range exactly the option", func(t *testing.T) {
-		if _, _, err := load(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(max(tocLen, uint64(len(l.TOCJSON))))}}); err != nil {
+		if _, _, err := load(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(max(tocLen, uint64(len(l.TOCJSON))))}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -299,11 +299,11 @@ func TestLoadLimits(t *testing.T) {
 		d := digestOf([]byte(`{"version":1,"entries":[]}`))
 		n := uint64(len(member))
 		src := sparseBlob(100, member)
-		if _, err := loadFrom(t, src, src.size, d, Options{Limits: formats.Limits{MaxTOCSize: int64(n)}}); err != nil {
+		if _, err := loadFrom(t, src, src.size, d, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(n)}}); err != nil {
 			t.Fatalf("range of exactly the limit: %v", err)
 		}
 		src = sparseBlob(100, member)
-		_, err := loadFrom(t, src, src.size, d, Options{Limits: formats.Limits{MaxTOCSize: int64(n - 1)}})
+		_, err := loadFrom(t, src, src.size, d, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(n - 1)}})
 		var le *formats.LimitError
 		if !errors.As(err, &le) || le.Size != n {
 			t.Fatalf("want LimitError, got %v", err)
@@ -315,7 +315,7 @@ func TestLoadLimits(t *testing.T) {
 	t.Run("TOC range over the default", func(t *testing.T) {
 		// A 200 MiB blob whose footer puts the TOC at 0.
 		src := &sparseSource{size: 200 << 20, tail: footerBytes(0)}
-		_, err := loadFrom(t, src, src.size, l.TOCDigest, Options{})
+		_, err := loadFrom(t, src, src.size, l.TOCDigest, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream}})
 		var le *formats.LimitError
 		if !errors.As(err, &le) || le.Limit != formats.DefaultMaxTOCSize || le.Size != 200<<20-FooterSize {
 			t.Fatalf("want LimitError at the default, got %v", err)
@@ -326,7 +326,7 @@ func TestLoadLimits(t *testing.T) {
 	})
 	t.Run("TOC tar entry larger than the limit", func(t *testing.T) {
 		limit := uint64(len(l.TOCJSON)) - 1
-		err := expectErr(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(limit)}}, 2, "stargz.index.json tar entry", "over the limit")
+		err := expectErr(t, l.Blob, l.TOCDigest, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(limit)}}, 2, "stargz.index.json tar entry", "over the limit")
 		var le *formats.LimitError
 		if !errors.Is(err, ErrTOCTooLarge) || errors.As(err, &le) {
 			t.Errorf("want ErrTOCTooLarge and no LimitError, got %v", err)
@@ -337,14 +337,14 @@ func TestLoadLimits(t *testing.T) {
 		// past the limit plus the tar slack.
 		limit := uint64(len(l.TOCJSON)) + 4096
 		member := gzipTar(t, []tarMember{{stargz.TOCTarName, '0', l.TOCJSON}}, make([]byte, tocTarSlack+8192))
-		err := expectErr(t, l.withMember(member), l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(limit)}}, 2, "inflates to more than")
+		err := expectErr(t, l.withMember(member), l.TOCDigest, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(limit)}}, 2, "inflates to more than")
 		if !errors.Is(err, ErrTOCTooLarge) {
 			t.Errorf("not ErrTOCTooLarge: %v", err)
 		}
 		// The same tail within the slack is accepted (it is end-of-archive
 		// padding).
 		ok := gzipTar(t, []tarMember{{stargz.TOCTarName, '0', l.TOCJSON}}, make([]byte, 8192))
-		if _, _, err := load(t, l.withMember(ok), l.TOCDigest, Options{Limits: formats.Limits{MaxTOCSize: int64(limit)}}); err != nil {
+		if _, _, err := load(t, l.withMember(ok), l.TOCDigest, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(limit)}}); err != nil {
 			t.Fatal(err)
 		}
 	})

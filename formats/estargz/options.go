@@ -6,7 +6,7 @@ import "github.com/chunkdiff/chunkdiff/formats"
 type Options struct {
 	// TempDir receives the unlinked TOC spool; "" means os.TempDir().
 	TempDir string
-	// Limits: MaxTOCSize bounds the TOC gzip member (checked from the
+	// Limits: Limits.MaxTOC() bounds the TOC gzip member (checked from the
 	// footer, before the TOC is requested) and the TOC JSON; zero fields
 	// take the defaults.
 	Limits formats.Limits

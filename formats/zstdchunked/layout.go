@@ -17,7 +17,7 @@ const skippableHeader = 8
 // checkLimits runs before anything is allocated or requested.
 // l has its defaults filled in.
 func checkLimits(a Annotations, l formats.Limits) error {
-	maxTOC, maxTarSplit := uint64(l.MaxTOCSize), uint64(l.MaxTarSplitSize)
+	maxTOC, maxTarSplit := uint64(l.MaxTOC()), uint64(l.MaxTarSplitSize)
 	over := func(what string, size, limit uint64) error {
 		return &formats.LimitError{Format: formats.ZstdChunked, What: what, Size: size, Limit: limit}
 	}

@@ -49,6 +49,15 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 			_ = m.Close() // temp files only: the load error is what matters
 		}
 	}()
+	// Both are inflated to the temp dir: refuse before writing a byte if
+	// they cannot fit (a *spool.NoSpaceError).
+	need := ann.TOC.UncompressedLength
+	if ann.HasTarSplitPosition() {
+		need += ann.TarSplit.UncompressedLength // each under an int64 limit: no overflow
+	}
+	if err := spool.CheckFree(opts.TempDir, need); err != nil {
+		return nil, fmt.Errorf("zstd:chunked: %w", err)
+	}
 	if m.tocFile, err = spool.Open(opts.TempDir); err != nil {
 		return nil, fmt.Errorf("zstd:chunked TOC spool: %w", err)
 	}

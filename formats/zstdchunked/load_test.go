@@ -165,15 +165,18 @@ func btoi(b bool) int {
 
 func TestLoadLimits(t *testing.T) {
 	l := rich(t)
+	upstream := Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream}}
 	cases := []struct {
 		name string
 		ann  func(a *Annotations)
 		opts Options
 		what string
 	}{
-		{"TOC compressed over default", func(a *Annotations) { a.TOC.Length = formats.DefaultMaxTOCSize + 1 }, Options{}, "TOC compressed size"},
-		{"TOC uncompressed over default", func(a *Annotations) { a.TOC.UncompressedLength = formats.DefaultMaxTOCSize + 1 }, Options{}, "TOC uncompressed size"},
-		{"TOC over option", func(a *Annotations) {}, Options{Limits: formats.Limits{MaxTOCSize: int64(100)}}, "TOC compressed size"},
+		{"TOC compressed over default", func(a *Annotations) { a.TOC.Length = formats.DefaultMaxTOCSize + 1 }, upstream, "TOC compressed size"},
+		{"TOC uncompressed over default", func(a *Annotations) { a.TOC.UncompressedLength = formats.DefaultMaxTOCSize + 1 }, upstream, "TOC uncompressed size"},
+		{"TOC over option", func(a *Annotations) {}, Options{Limits: formats.Limits{MetadataPolicy: formats.PolicyUpstream, MaxTOCSize: int64(100)}}, "TOC compressed size"},
+		// Policy stream bounds the TOC like the tar-split: by disk.
+		{"TOC over the stream bound", func(a *Annotations) { a.TOC.UncompressedLength = formats.DefaultMaxTarSplitSize + 1 }, Options{}, "TOC uncompressed size"},
 		{"TOC uncompressed huge", func(a *Annotations) { a.TOC.UncompressedLength = math.MaxUint64 }, Options{}, "TOC uncompressed size"},
 		{"tar-split compressed", func(a *Annotations) {}, Options{Limits: formats.Limits{MaxTarSplitSize: 10}}, "tar-split compressed size"},
 		{"tar-split uncompressed", func(a *Annotations) { a.TarSplit.Length = 5 }, Options{Limits: formats.Limits{MaxTarSplitSize: 10}}, "tar-split uncompressed size"},
@@ -194,6 +197,19 @@ func TestLoadLimits(t *testing.T) {
 				t.Errorf("%d requests made before the limit check", n)
 			}
 		})
+	}
+}
+
+// Policy stream loads a TOC over MaxTOCSize: upstream's in-memory limit
+// does not apply to a TOC read from disk.
+func TestLoadStreamsOverTheTOCLimit(t *testing.T) {
+	l := rich(t)
+	m, _, err := load(t, l.Blob, l.Ann, Options{Limits: formats.Limits{MaxTOCSize: 100}})
+	if err != nil {
+		t.Fatalf("policy stream refused a TOC over MaxTOCSize: %v", err)
+	}
+	if m.TOCUncompressedSize <= 100 || !m.HasTarSplit() {
+		t.Fatalf("loaded %d bytes of TOC, tar-split %v", m.TOCUncompressedSize, m.HasTarSplit())
 	}
 }
 

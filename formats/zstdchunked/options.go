@@ -6,9 +6,9 @@ import "github.com/chunkdiff/chunkdiff/formats"
 type Options struct {
 	// TempDir receives the unlinked spool files; "" means os.TempDir().
 	TempDir string
-	// Limits: MaxTOCSize bounds both TOC lengths, MaxTarSplitSize both
-	// tar-split lengths, checked before anything is requested; zero fields
-	// take the defaults.
+	// Limits: Limits.MaxTOC() bounds both TOC lengths (the policy decides
+	// which limit that is), MaxTarSplitSize both tar-split lengths, checked
+	// before anything is requested; zero fields take the defaults.
 	Limits formats.Limits
 	// Uncompressed reads the variant written for local conversion
 	// (WithoutCompression): TOC and tar-split are stored raw.

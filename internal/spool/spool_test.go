@@ -66,3 +66,18 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+func TestCheckFree(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckFree(dir, 1); err != nil {
+		t.Fatalf("one byte does not fit in %s: %v", dir, err)
+	}
+	err := CheckFree(dir, 1<<62)
+	var ns *NoSpaceError
+	if !errors.As(err, &ns) || ns.Dir != dir || ns.Need != 1<<62 || ns.Free == 0 {
+		t.Fatalf("want a NoSpaceError naming %s, got %v", dir, err)
+	}
+	if err := CheckFree(filepath.Join(dir, "missing"), 1); err == nil || errors.As(err, &ns) {
+		t.Fatalf("a missing dir: got %v", err)
+	}
+}
