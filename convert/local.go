@@ -62,11 +62,12 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 	if blobSize >= 0 {
 		length = uint64(blobSize)
 	}
-	streams, errs, err := src.GetBlobAt([]chunked.ImageSourceChunk{{Offset: 0, Length: length}})
+	// Get, not GetBlobAt: a source that accepts the request and never
+	// answers must not outlive ctx.
+	resp, err := blobstream.Get(ctx, src, []chunked.ImageSourceChunk{{Offset: 0, Length: length}})
 	if err != nil {
 		return nil, fmt.Errorf("convert: requesting the whole blob: %w", err)
 	}
-	resp := blobstream.New(streams, errs, 1)
 	stream, err := resp.Next(ctx)
 	if err != nil {
 		resp.Abandon()

@@ -139,3 +139,40 @@ func stageAndClean(t *testing.T, store storage.Store, d *Differ, target *string)
 	}
 	return err
 }
+
+// convert_images downloads the whole blob through the same bounded call: a
+// registry that accepts the request and never answers, or stalls mid-body,
+// ends the conversion once the context is cancelled, with nothing staged.
+func TestConvertEndsOnCancel(t *testing.T) {
+	layer := gzipLayer(t)
+	for name, opts := range map[string][]testutil.SourceOption{
+		"call never answered": {testutil.StallCall()},
+		"stalled stream":      {testutil.Stall(-1, false)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			testutil.WaitNoGoroutines(t)
+			src := testutil.NewSource(layer.Blob, opts...)
+			store := testutil.NewOverlayStore(t, partialConvert)
+			var d *Differ
+			var target string
+			err := runCancelled(t, src, 1, func(ctx context.Context) error {
+				var err error
+				d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
+				if err != nil {
+					return err
+				}
+				return stageAndClean(t, store, d, &target)
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, states.Failed, d.State())
+			require.NotEmpty(t, target)
+			_, serr := os.Stat(target)
+			assert.True(t, errors.Is(serr, os.ErrNotExist), "no staging dir left")
+			require.NoError(t, d.Close())
+			testutil.WaitNoGoroutines(t, stalledInSource...)
+			src.Release()
+			testutil.WaitNoGoroutines(t)
+		})
+	}
+}
