@@ -90,7 +90,7 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 			_ = f.Close()
 		}
 	}()
-	res, err := convertStream(ctx, stream, blobDigest, f)
+	res, err := convertStream(ctx, stream, blobDigest, f, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +115,9 @@ const (
 	readaheadBuffers = 4
 )
 
-// convertStream converts blob into dst, verifying the blob's digest.
-func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst *os.File) (*Local, error) {
+// convertStream converts blob into dst, verifying the blob's digest; the
+// writer spools the TOC and tar-split in tempDir.
+func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst *os.File, tempDir string) (*Local, error) {
 	if !want.Algorithm().Available() {
 		return nil, fmt.Errorf("convert: digest algorithm %q not available", want.Algorithm())
 	}
@@ -129,7 +130,7 @@ func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst 
 	}
 	defer tarStream.Close()
 	ra := newReadahead(tarStream, readaheadSize, readaheadBuffers)
-	out, err := zstdchunked.Compress(dst, ra, zstdchunked.WithoutCompression())
+	out, err := zstdchunked.Compress(dst, ra, zstdchunked.WithoutCompression(), zstdchunked.WithTempDir(tempDir))
 	// Stop decompressing ahead before this goroutine reads tee itself.
 	_ = ra.Close()
 	if err != nil {

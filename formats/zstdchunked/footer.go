@@ -17,19 +17,21 @@ var footerMagic = [8]byte{'G', 'N', 'U', 'l', 'I', 'n', 'U', 'x'}
 // footerSize is the footer frame's user data size.
 const footerSize = trailerSize - skippableHeader
 
-// writeSkippable writes data as one skippable frame.
-func writeSkippable(w io.Writer, data []byte) error {
-	if uint64(len(data)) > math.MaxUint32 {
-		return fmt.Errorf("zstd:chunked writer: %d bytes do not fit in a skippable frame", len(data))
+// copySkippable writes n bytes from r as one skippable frame.
+func copySkippable(w io.Writer, r io.Reader, n int64) error {
+	if n < 0 || uint64(n) > math.MaxUint32 {
+		return fmt.Errorf("zstd:chunked writer: %d bytes do not fit in a skippable frame", n)
 	}
 	var h [skippableHeader]byte
 	copy(h[:], skippableMagic[:])
-	binary.LittleEndian.PutUint32(h[4:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(h[4:], uint32(n))
 	if _, err := w.Write(h[:]); err != nil {
 		return err
 	}
-	_, err := w.Write(data)
-	return err
+	if _, err := io.CopyN(w, r, n); err != nil {
+		return fmt.Errorf("copying %d bytes of metadata: %w", n, err)
+	}
+	return nil
 }
 
 // footerBytes encodes the 64-byte footer. Readers use the annotations, not

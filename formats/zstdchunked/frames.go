@@ -2,17 +2,20 @@ package zstdchunked
 
 import (
 	"bufio"
-	"bytes"
+	"crypto/sha256"
 	"hash"
 	"io"
+	"os"
 
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
 )
 
 // countWriter counts the blob bytes written so far, which is what TOC
 // offsets are measured in.
 type countWriter struct {
-	w *bufio.Writer
+	w io.Writer
 	n int64
 }
 
@@ -64,26 +67,37 @@ func (d *dataWriter) endFrame() error {
 // after endFrame (a frame's bytes are flushed when it is closed).
 func (d *dataWriter) offset() int64 { return d.out.n }
 
-// metaStream accumulates the TOC or the tar-split as stored in its
-// skippable frame: zstd-compressed, or raw in the uncompressed variant.
-// Both are kept in memory until the end, like upstream; their size grows
-// with the number of tar entries, not with the data.
+// metaStream spools the TOC or the tar-split as stored in its skippable
+// frame (zstd-compressed, or raw in the uncompressed variant) to an
+// unlinked temp file, hashing the stored bytes on the way: their size grows
+// with the number of tar entries (about 1 KiB each), so they are never held
+// in memory (upstream keeps both in memory until the end).
 type metaStream struct {
-	buf bytes.Buffer
-	enc *zstd.Encoder // nil: raw
-	n   int64         // uncompressed bytes
+	file   *os.File
+	bw     *bufio.Writer // over file and hash
+	hash   hash.Hash     // of the stored bytes
+	stored countWriter   // bytes stored (compressed)
+	enc    *zstd.Encoder // nil: raw
+	n      int64         // uncompressed bytes
 }
 
 func newMetaStream(c writerConfig) (*metaStream, error) {
-	m := &metaStream{}
+	f, err := spool.Open(c.tempDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &metaStream{file: f, hash: sha256.New()}
+	m.bw = bufio.NewWriterSize(io.MultiWriter(f, m.hash), 64<<10)
+	m.stored.w = m.bw
 	if c.uncompressed {
 		return m, nil
 	}
 	enc, err := c.newMetaEncoder()
 	if err != nil {
+		_ = f.Close()
 		return nil, err
 	}
-	enc.Reset(&m.buf)
+	enc.Reset(&m.stored)
 	m.enc = enc
 	return m, nil
 }
@@ -91,19 +105,31 @@ func newMetaStream(c writerConfig) (*metaStream, error) {
 func (m *metaStream) Write(p []byte) (int, error) {
 	m.n += int64(len(p))
 	if m.enc == nil {
-		return m.buf.Write(p)
+		return m.stored.Write(p)
 	}
 	return m.enc.Write(p)
 }
 
-// finish ends the stream and returns the stored bytes.
-func (m *metaStream) finish() ([]byte, error) {
+// finish ends the stream and returns the stored bytes to copy, their
+// length and digest. The reader stays valid until close.
+func (m *metaStream) finish() (io.Reader, int64, digest.Digest, error) {
 	if m.enc != nil {
 		if err := m.enc.Close(); err != nil {
-			return nil, err
+			return nil, 0, "", err
 		}
 	}
-	return m.buf.Bytes(), nil
+	if err := m.bw.Flush(); err != nil {
+		return nil, 0, "", err
+	}
+	return io.NewSectionReader(m.file, 0, m.stored.n), m.stored.n, digest.NewDigest(digest.SHA256, m.hash), nil
+}
+
+// close releases the spool.
+func (m *metaStream) close() {
+	if m != nil && m.file != nil {
+		_ = m.file.Close()
+		m.file = nil
+	}
 }
 
 var _ io.Writer = (*metaStream)(nil)

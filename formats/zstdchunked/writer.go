@@ -2,6 +2,7 @@ package zstdchunked
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -148,10 +149,11 @@ func newBlobWriter(dst io.Writer, cfg writerConfig) (*blobWriter, error) {
 	}
 	var err error
 	if c.toc, err = newMetaStream(cfg); err != nil {
-		return nil, fmt.Errorf("zstd:chunked writer: %w", err)
+		return nil, fmt.Errorf("zstd:chunked writer: TOC spool: %w", err)
 	}
 	if c.tarSplit, err = newMetaStream(cfg); err != nil {
-		return nil, fmt.Errorf("zstd:chunked writer: %w", err)
+		c.toc.close()
+		return nil, fmt.Errorf("zstd:chunked writer: tar-split spool: %w", err)
 	}
 	c.tocw.w = c.toc
 	c.file = fileSink{data: c.data, fileHash: sha256.New(), chunkHash: sha256.New()}
@@ -167,9 +169,11 @@ func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (
 	if err != nil {
 		return nil, err
 	}
+	defer c.toc.close()
+	defer c.tarSplit.close()
 	// tar-split parses the same bytes in its own goroutine, recording
 	// everything but payloads; its packer rejects duplicate paths.
-	its, done, err := asm.NewInputTarStreamWithDone(r, storage.NewJSONPacker(c.tarSplit), nil)
+	its, done, err := asm.NewInputTarStreamWithDone(r, newHashPacker(c.tarSplit), nil)
 	if err != nil {
 		return nil, fmt.Errorf("zstd:chunked writer: tar-split: %w", err)
 	}
@@ -304,12 +308,12 @@ func (c *blobWriter) addEntry(e *tocEntry) error {
 // finish appends the TOC, tar-split and footer frames (FORMATS.md "zstd-footer").
 func (c *blobWriter) finish() (*Result, error) {
 	fail := func(err error) (*Result, error) { return nil, fmt.Errorf("zstd:chunked writer: %w", err) }
-	ts, err := c.tarSplit.finish()
+	ts, tsLen, tsDigest, err := c.tarSplit.finish()
 	if err != nil {
 		return fail(err)
 	}
 	res := &Result{
-		TarSplitDigest: digest.FromBytes(ts),
+		TarSplitDigest: tsDigest,
 		DiffID:         hashDigest(c.data.tarHash),
 		TarSize:        c.data.tarSize,
 		Entries:        c.entries,
@@ -317,16 +321,20 @@ func (c *blobWriter) finish() (*Result, error) {
 	if err := c.tocw.finish(res.TarSplitDigest); err != nil {
 		return fail(err)
 	}
-	tocBytes, err := c.toc.finish()
+	toc, tocLen, tocDigest, err := c.toc.finish()
 	if err != nil {
 		return fail(err)
 	}
 	a := &res.Annotations
-	a.TOCDigest = digest.FromBytes(tocBytes)
-	a.TOC = Position{Offset: uint64(c.out.n) + skippableHeader, Length: uint64(len(tocBytes)), UncompressedLength: uint64(c.toc.n)}
-	a.TarSplit = Position{Offset: a.TOC.Offset + a.TOC.Length + skippableHeader, Length: uint64(len(ts)), UncompressedLength: uint64(c.tarSplit.n)}
-	for _, b := range [][]byte{tocBytes, ts, footerBytes(a.TOC, a.TarSplit)} {
-		if err := writeSkippable(c.out, b); err != nil {
+	a.TOCDigest = tocDigest
+	a.TOC = Position{Offset: uint64(c.out.n) + skippableHeader, Length: uint64(tocLen), UncompressedLength: uint64(c.toc.n)}
+	a.TarSplit = Position{Offset: a.TOC.Offset + a.TOC.Length + skippableHeader, Length: uint64(tsLen), UncompressedLength: uint64(c.tarSplit.n)}
+	footer := footerBytes(a.TOC, a.TarSplit)
+	for _, f := range []struct {
+		r io.Reader
+		n int64
+	}{{toc, tocLen}, {ts, tsLen}, {bytes.NewReader(footer), int64(len(footer))}} {
+		if err := copySkippable(c.out, f.r, f.n); err != nil {
 			return fail(err)
 		}
 	}

@@ -4,14 +4,18 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/vbatts/tar-split/tar/storage"
 )
 
 // sparseish generates a file: over its first quarter, per MiB, 64 KiB of
@@ -121,3 +125,89 @@ func streamPeak(t *testing.T, size int64) int64 {
 type countingDiscard struct{ n int64 }
 
 func (c *countingDiscard) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// TestWriterMemoryIndependentOfEntries streams tars of 20,000 and 200,000
+// tiny files in the convert_images variant: the TOC and tar-split (about
+// 1.7 KiB per entry, 340 MiB raw for the larger) are spooled to disk, so
+// the heap grows only by the duplicate-path set, 16-byte hashes (about
+// 30 bytes per entry with the map's overhead; 1.7 KiB when both were
+// buffered in memory).
+func TestWriterMemoryIndependentOfEntries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 200,000 entries")
+	}
+	// Collect often, so that HeapInuse follows what is live, not garbage.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	small := entriesPeak(t, 20_000)
+	big := entriesPeak(t, 200_000)
+	if big > small+16<<20 {
+		t.Errorf("heap growth rises with the entry count: %d MiB for 20k entries, %d MiB for 200k", small>>20, big>>20)
+	}
+}
+
+func entriesPeak(t *testing.T, n int) int64 {
+	t.Helper()
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		for i := range n {
+			name := fmt.Sprintf("usr/share/dataset/part-%03d/sample-%07d.json", i%500, i)
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: 2, ModTime: time.Unix(1700000000, 0)}); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := tw.Write([]byte{byte(i), '\n'}); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.CloseWithError(tw.Close())
+	}()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	stop := make(chan struct{})
+	peakC := heapPeak(stop)
+	var out countingDiscard
+	res, err := Compress(&out, pr, WithTempDir(t.TempDir()), WithoutCompression())
+	close(stop)
+	peak := <-peakC
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Entries < n {
+		t.Fatalf("%d entries written, want %d", res.Entries, n)
+	}
+	grew := int64(peak) - int64(base)
+	t.Logf("%d entries: TOC %d B, tar-split %d B uncompressed; heap in use peaked %.1f MiB above the baseline",
+		n, res.Annotations.TOC.UncompressedLength, res.Annotations.TarSplit.UncompressedLength, float64(grew)/(1<<20))
+	return grew
+}
+
+// hashPacker writes what tar-split's own packer writes, byte for byte, and
+// rejects the same duplicates.
+func TestHashPackerMatchesTarSplit(t *testing.T) {
+	entries := []storage.Entry{
+		{Type: storage.SegmentType, Payload: []byte("header bytes")},
+		{Type: storage.FileType, Name: "a/b", Size: 3, Payload: []byte{1, 2, 3}},
+		{Type: storage.FileType, Name: "bad\xffutf8", Size: 1},
+		{Type: storage.FileType, Name: "./a/c"},
+		{Type: storage.FileType, Name: "a//b"}, // the same path as a/b, cleaned
+	}
+	var ours, theirs bytes.Buffer
+	hp, jp := newHashPacker(&ours), storage.NewJSONPacker(&theirs)
+	for i, e := range entries {
+		pa, ea := hp.AddEntry(e)
+		pb, eb := jp.AddEntry(e)
+		if pa != pb || !errors.Is(ea, eb) && ea != eb {
+			t.Fatalf("entry %d: ours (%d, %v), tar-split's (%d, %v)", i, pa, ea, pb, eb)
+		}
+	}
+	if !bytes.Equal(ours.Bytes(), theirs.Bytes()) {
+		t.Fatalf("output differs:\nours   %s\ntheirs %s", ours.Bytes(), theirs.Bytes())
+	}
+	if _, err := hp.AddEntry(entries[1]); !errors.Is(err, storage.ErrDuplicatePath) {
+		t.Fatalf("duplicate: %v", err)
+	}
+}

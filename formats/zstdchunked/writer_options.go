@@ -11,6 +11,7 @@ type WriterOption func(*writerConfig)
 type writerConfig struct {
 	level        int
 	uncompressed bool
+	tempDir      string
 }
 
 func newWriterConfig(opts []WriterOption) writerConfig {
@@ -32,6 +33,11 @@ func WithLevel(level int) WriterOption { return func(c *writerConfig) { c.level 
 // tar-split stored raw. It is not a valid zstd blob and must never be
 // published; the TOC digest annotation is the digest of the raw TOC JSON.
 func WithoutCompression() WriterOption { return func(c *writerConfig) { c.uncompressed = true } }
+
+// WithTempDir sets where the TOC and tar-split are spooled while the data
+// is written (unlinked temp files; default os.TempDir()). They take about
+// 1 KiB per tar entry, stored form.
+func WithTempDir(dir string) WriterOption { return func(c *writerConfig) { c.tempDir = dir } }
 
 // newEncoder returns an encoder at the configured level. Concurrency 1:
 // frames are small and restarted constantly, so background block
