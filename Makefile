@@ -35,11 +35,16 @@ clean:
 # test: the whole suite once, the concurrent packages under -race, then a short fuzz pass.
 test: test-race test-rest fuzz-short
 
+# The differ's suite drives real overlay stores; under -race on two cores it
+# takes several minutes, over go test's 10-minute default when the machine
+# is busy, so the bound is explicit.
+TEST_TIMEOUT ?= 45m
+
 test-race:
-	$(GO) test $(GOFLAGS_T) -race -count=1 $(RACE_PKGS)
+	$(GO) test $(GOFLAGS_T) -race -count=1 -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 test-rest:
-	$(GO) test $(GOFLAGS_T) -count=1 $$($(GO) list $(GOFLAGS_T) ./... | grep -v -E '/(differ|internal)(/|$$)')
+	$(GO) test $(GOFLAGS_T) -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list $(GOFLAGS_T) ./... | grep -v -E '/(differ|internal)(/|$$)')
 
 # fuzz-short runs every fuzz target briefly; `make fuzz FUZZTIME=5m` runs them longer.
 fuzz-short:
