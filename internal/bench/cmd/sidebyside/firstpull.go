@@ -419,9 +419,13 @@ func firstPullSection(o options, command, out string, ordinary []fpLayer, update
 	for _, p := range problems {
 		notes = append(notes, "**Check failed:** "+p)
 	}
+	key, title := "firstpull-ordinary", "First partial pull into a store of ordinary layers (issue #14)"
+	if fo.storeCache != "cold" {
+		key, title = key+"-warm", title+", store in the page cache"
+	}
 	return report.FirstPullSection{
-		Key:      "firstpull-ordinary",
-		Title:    "First partial pull into a store of ordinary layers (issue #14)",
+		Key:      key,
+		Title:    title,
 		Command:  command,
 		Date:     time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Machine:  machine(out),
