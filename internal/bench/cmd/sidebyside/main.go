@@ -93,6 +93,10 @@ func main() {
 		o.firstPull.counts = counts
 		runMode = runFirstPull
 	}
+	if err := lockOut(o.out); err != nil {
+		fmt.Fprintln(os.Stderr, "sidebyside:", err)
+		os.Exit(1)
+	}
 	if err := runMode(o, commandLine()); err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
 		os.Exit(1)
