@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -93,11 +94,14 @@ func main() {
 		o.firstPull.counts = counts
 		runMode = runFirstPull
 	}
-	if err := lockOut(o.out); err != nil {
+	lock, err := lockOut(o.out)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
 		os.Exit(1)
 	}
-	if err := runMode(o, commandLine()); err != nil {
+	err = runMode(o, commandLine())
+	runtime.KeepAlive(lock)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
 		os.Exit(1)
 	}
