@@ -67,12 +67,15 @@ func (t *trash) empty() error {
 	if _, err := os.Stat(t.dir); os.IsNotExist(err) {
 		return nil
 	}
-	if err := os.RemoveAll(t.dir); err != nil {
-		return fmt.Errorf("empty trash: %w", err)
-	}
+	// The stamp is written even when the deletion failed half-way: what
+	// was deleted still slows ext4 down, and the next run must wait.
+	rmErr := os.RemoveAll(t.dir)
 	unix.Sync()
 	if err := os.WriteFile(t.stampFile(), nil, 0o644); err != nil {
 		return fmt.Errorf("empty trash: %w", err)
+	}
+	if rmErr != nil {
+		return fmt.Errorf("empty trash: %w", rmErr)
 	}
 	return nil
 }
