@@ -2,7 +2,9 @@ package differ
 
 import (
 	"os"
+	"runtime"
 	"testing"
+	"time"
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
@@ -86,9 +88,14 @@ func TestNoTarSplitEndToEnd(t *testing.T) {
 	t.Logf("upstream against an ordinary extraction: %d differences", len(testutil.Diff(testutil.Snapshot(t, dest), testutil.Snapshot(t, theirsDir))))
 }
 
-// openFDs counts this process's open file descriptors.
+// openFDs counts this process's open file descriptors, after collecting
+// garbage so that files an earlier test left unreachable are closed by their
+// finalizers first and do not vanish in the middle of a comparison.
 func openFDs(t *testing.T) int {
 	t.Helper()
+	runtime.GC()
+	runtime.GC() // the first queues the finalizers, the second lets them run
+	time.Sleep(10 * time.Millisecond)
 	ents, err := os.ReadDir("/proc/self/fd")
 	require.NoError(t, err)
 	return len(ents)
@@ -118,7 +125,7 @@ func TestCloseReleasesFileDescriptors(t *testing.T) {
 	d = open(testutil.NewSource(l.Blob))
 	assert.Greater(t, openFDs(t), before, "the loaded metadata holds spools")
 	require.NoError(t, d.Close())
-	assert.Equal(t, before, openFDs(t), "after a load")
+	assert.LessOrEqual(t, openFDs(t), before, "after a load")
 
 	d = open(testutil.NewSource(l.Blob))
 	out, err = d.ApplyDiff(t.TempDir(), &archive.TarOptions{}, &graphdriver.DifferOptions{})
@@ -126,12 +133,12 @@ func TestCloseReleasesFileDescriptors(t *testing.T) {
 	require.NotNil(t, out.TarSplit, "the tar-split goes to the caller (the store closes it)")
 	require.NoError(t, out.TarSplit.Close())
 	require.NoError(t, d.Close())
-	assert.Equal(t, before, openFDs(t), "after an apply")
+	assert.LessOrEqual(t, openFDs(t), before, "after an apply")
 
 	d = open(testutil.NewSource(l.Blob, testutil.FromCall(2, testutil.CorruptStreams(0))))
 	out, err = d.ApplyDiff(t.TempDir(), &archive.TarOptions{}, &graphdriver.DifferOptions{})
 	require.Error(t, err)
 	assert.Nil(t, out.TarSplit, "a failed apply hands nothing over")
 	require.NoError(t, d.Close())
-	assert.Equal(t, before, openFDs(t), "after a failed apply")
+	assert.LessOrEqual(t, openFDs(t), before, "after a failed apply")
 }

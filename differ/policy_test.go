@@ -110,7 +110,7 @@ func TestStreamedMetadataFailsCleanly(t *testing.T) {
 			left, rerr := os.ReadDir(tmp)
 			require.NoError(t, rerr)
 			assert.Empty(t, left, "nothing left in the temp dir")
-			assert.Equal(t, before, openFDs(t), "no spool left open")
+			assert.LessOrEqual(t, openFDs(t), before, "no spool left open")
 		})
 	}
 }
