@@ -5,39 +5,55 @@ import (
 	"sort"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
 )
 
-// plan is what the ready state holds: every entry in order, and the regular
-// files whose contents must be fetched.
+// plan is what the ready state holds: the spooled layout (every entry in
+// order, read back from disk as needed), and the regular files whose
+// contents must be fetched.
 type plan struct {
-	items []layout.Item
-	// fetch[i] is the content of items[fetchItem[i]]; fetchOf is the
-	// inverse (-1: nothing to fetch).
-	fetch     []fetch.File
-	fetchItem []int
-	fetchOf   []int32
-	uids      []uint32
-	gids      []uint32
+	layout  *layout.Layout
+	entries int
+	// fetch[k] is the content of the item whose record is at fetchAt[k];
+	// the fetched files are exactly the regular files with chunks, in
+	// layout order.
+	fetch   []fetch.File
+	fetchAt []int64
+	uids    []uint32
+	gids    []uint32
+	// regularBytes is the file content the layer declares (CheckFits).
+	regularBytes uint64
 	// figures for the dump
 	bytesPlanned int64 // compressed bytes the chunks cover (before merging)
 	holeBytes    int64
 }
 
-// newPlan lays out the TOC and lists what to fetch. Entry owners are
-// collected before any ID mapping, as upstream reports them. Without verify
-// (a layer converted locally from a blob whose digest was checked) contents
-// are not hashed again, as upstream.
-func newPlan(items []layout.Item, verify bool) (*plan, error) {
-	p := &plan{items: items, fetchOf: make([]int32, len(items))}
+// fetched reports whether it is a file whose content is fetched (or
+// reused): a regular file with chunks.
+func fetched(it *layout.Item) bool {
+	return it.Entry.Type == toc.TypeReg && len(it.Chunks) > 0
+}
+
+// newPlan lists what to fetch from the layout. Entry owners are collected
+// before any ID mapping, as upstream reports them. Without verify (a layer
+// converted locally from a blob whose digest was checked) contents are not
+// hashed again, as upstream.
+func newPlan(l *layout.Layout, verify bool) (*plan, error) {
+	p := &plan{layout: l, entries: l.Len(),
+		fetch: make([]fetch.File, 0, l.Files()), fetchAt: make([]int64, 0, l.Files())}
 	uids, gids := map[uint32]struct{}{}, map[uint32]struct{}{}
-	for i := range items {
-		e := &items[i].Entry
-		p.fetchOf[i] = -1
+	s := l.Scan()
+	for s.Next() {
+		it := s.Item()
+		e := &it.Entry
 		uids[uint32(e.UID)] = struct{}{}
 		gids[uint32(e.GID)] = struct{}{}
-		if e.Type != toc.TypeReg || len(items[i].Chunks) == 0 {
+		if e.Type == toc.TypeReg {
+			p.regularBytes = apply.SumSizes(p.regularBytes, e.Size)
+		}
+		if !fetched(it) {
 			continue
 		}
 		if e.Digest == "" {
@@ -48,9 +64,9 @@ func newPlan(items []layout.Item, verify bool) (*plan, error) {
 		if !verify {
 			f.Digest = ""
 		}
-		f.Chunks = make([]fetch.Chunk, 0, len(items[i].Chunks))
-		for j := range items[i].Chunks {
-			c := &items[i].Chunks[j]
+		f.Chunks = make([]fetch.Chunk, 0, len(it.Chunks))
+		for j := range it.Chunks {
+			c := &it.Chunks[j]
 			fc := fetchChunk(c)
 			if !verify {
 				fc.Digest = ""
@@ -62,14 +78,23 @@ func newPlan(items []layout.Item, verify bool) (*plan, error) {
 				p.bytesPlanned += c.End - c.Offset
 			}
 		}
-		p.fetchOf[i] = int32(len(p.fetch))
 		p.fetch = append(p.fetch, f)
-		p.fetchItem = append(p.fetchItem, i)
-		// The fetch list is the one copy of the chunks from here on.
-		items[i].Chunks = nil
+		p.fetchAt = append(p.fetchAt, s.Offset())
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
 	}
 	p.uids, p.gids = sortedIDs(uids), sortedIDs(gids)
 	return p, nil
+}
+
+// entry reads fetch file k's entry back from the layout.
+func (p *plan) entry(k int) (*toc.Entry, error) {
+	it, err := p.layout.ReadAt(p.fetchAt[k])
+	if err != nil {
+		return nil, err
+	}
+	return &it.Entry, nil
 }
 
 func sortedIDs(m map[uint32]struct{}) []uint32 {
@@ -83,7 +108,7 @@ func sortedIDs(m map[uint32]struct{}) []uint32 {
 
 func (p *plan) sizes() map[string]int64 {
 	return map[string]int64{
-		"entries":        int64(len(p.items)),
+		"entries":        int64(p.entries),
 		"files_to_fetch": int64(len(p.fetch)),
 		"bytes_planned":  p.bytesPlanned,
 		"hole_bytes":     p.holeBytes,

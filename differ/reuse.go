@@ -1,6 +1,7 @@
 package differ
 
 import (
+	"cmp"
 	"io"
 	"iter"
 	"os"
@@ -43,6 +44,7 @@ type reuse struct {
 	mu    sync.Mutex          // guards the maps and counters while planning
 	open  map[string]*os.File // sources by dir + path, closed at the end
 	roots map[string]*apply.Root
+	err   error // reading the layout back failed
 	ReuseSummary
 }
 
@@ -81,14 +83,16 @@ func (r *reuse) close() {
 }
 
 // planReuse looks every file to fetch, then every chunk, up in the store.
-func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
+// It fails only when the layout cannot be read back; the result is to be
+// closed even then.
+func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse, error) {
 	r := &reuse{whole: map[int]*wholeFile{}, roots: map[string]*apply.Root{}, open: map[string]*os.File{}}
 	// Local chunks are filled into the plan's fetch list in place.
 	if loc == nil {
 		for _, f := range pl.fetch {
 			r.LowerBound += networkBytes(f)
 		}
-		return r
+		return r, nil
 	}
 	// Verifying candidates means reading and hashing them: spread the
 	// files over a few workers (I/O and hashing overlap on 2 cores).
@@ -106,7 +110,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
 		})
 	}
 	wg.Wait()
-	return r
+	return r, r.err
 }
 
 // reuseWorkers bounds the files verified at once: enough to overlap reads
@@ -116,7 +120,14 @@ const reuseWorkers = 4
 // planFile finds fetch file i whole in the store, or else its chunks.
 func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLinks bool) {
 	f := &pl.fetch[i]
-	if w := r.findWhole(loc, f, &pl.items[pl.fetchItem[i]].Entry, dest, hardLinks); w != nil {
+	e, err := pl.entry(i)
+	if err != nil {
+		r.mu.Lock()
+		r.err = cmp.Or(r.err, err)
+		r.mu.Unlock()
+		return
+	}
+	if w := r.findWhole(loc, f, e, dest, hardLinks); w != nil {
 		r.mu.Lock()
 		r.whole[i] = w
 		r.mu.Unlock()
