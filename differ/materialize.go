@@ -36,7 +36,7 @@ type materializer struct {
 	progress *progress
 	// files is what fetching produces, and flatNames (Flat format) maps
 	// cleaned entry names to flat paths; both are set before started runs.
-	files     []fetch.File
+	files     fetch.Files
 	flatNames map[string]string
 }
 
@@ -47,12 +47,11 @@ type materializer struct {
 //
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
-	var links []int64                     // record offsets of the hard links
-	names := apply.NewNames()             // one path per entry, bound in tar order
-	m.createdAt, m.files = nil, nil       // fetch files not reused, in order
-	allFetched := len(m.reuse.whole) == 0 // then m.files is the plan's list
-	if allFetched {
-		m.files = m.plan.fetch
+	var links []int64         // record offsets of the hard links
+	names := apply.NewNames() // one path per entry, bound in tar order
+	m.createdAt = nil         // fetch files not reused, in order
+	if len(m.reuse.whole) == 0 {
+		m.createdAt = m.plan.fetchAt // the same list
 	}
 	k := -1 // fetch index of the current item
 	s := m.plan.layout.Scan()
@@ -64,11 +63,8 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		if isFetched {
 			k++
 			whole = m.reuse.whole[k]
-			if whole == nil {
+			if whole == nil && len(m.reuse.whole) > 0 {
 				m.createdAt = append(m.createdAt, s.Offset())
-				if !allFetched {
-					m.files = append(m.files, m.plan.fetch[k])
-				}
 			}
 		}
 		if err := names.Add(e); err != nil {
@@ -106,8 +102,9 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err := s.Err(); err != nil {
 		return fetch.Stats{}, err
 	}
+	m.files = files{p: m.plan, at: m.createdAt}
 	started()
-	stats, err := fetch.Fetch(ctx, src, m.files, m, opts)
+	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
 	if err != nil {
 		return stats, err
 	}
@@ -162,7 +159,7 @@ func (m *materializer) reuseFile(e *toc.Entry, w *wholeFile) error {
 func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, map[string]string, error) {
 	names := map[string]string{} // cleaned entry name → flat path
 	seen := map[digest.Digest]string{}
-	var files []fetch.File
+	var fetchAt []int64
 	var created []*toc.Entry
 	bound := apply.NewNames() // one path per entry, bound in tar order
 	k := -1                   // fetch index of the current item
@@ -202,17 +199,17 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 			}
 			continue
 		}
-		files = append(files, m.plan.fetch[k])
+		fetchAt = append(fetchAt, m.plan.fetchAt[k])
 		created = append(created, e)
 	}
 	if err := s.Err(); err != nil {
 		return fetch.Stats{}, nil, err
 	}
 	m.flatCreated = created
-	m.files = files
+	m.files = files{p: m.plan, at: fetchAt}
 	m.flatNames = names
 	started()
-	stats, err := fetch.Fetch(ctx, src, files, m, opts)
+	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
 	return stats, names, err
 }
 

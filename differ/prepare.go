@@ -2,6 +2,7 @@ package differ
 
 import (
 	"fmt"
+	"os"
 	"sort"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
@@ -11,23 +12,34 @@ import (
 )
 
 // plan is what the ready state holds: the spooled layout (every entry in
-// order, read back from disk as needed), and the regular files whose
-// contents must be fetched.
+// order, read back from disk as needed), and where the regular files whose
+// contents must be fetched are in it. Nothing in it grows with the entry
+// count but fetchAt (8 bytes per file) and local (the chunks found in the
+// store).
 type plan struct {
 	layout  *layout.Layout
 	entries int
-	// fetch[k] is the content of the item whose record is at fetchAt[k];
-	// the fetched files are exactly the regular files with chunks, in
-	// layout order.
-	fetch   []fetch.File
+	verify  bool
+	// fetchAt[k] is the record offset of fetch file k; the fetched files
+	// are exactly the regular files with chunks, in layout order.
 	fetchAt []int64
-	uids    []uint32
-	gids    []uint32
+	// local holds, by record offset, the chunks reuse planning found in
+	// the store (set while planning, read-only after).
+	local map[int64][]localChunk
+	uids  []uint32
+	gids  []uint32
 	// regularBytes is the file content the layer declares (CheckFits).
 	regularBytes uint64
 	// figures for the dump
 	bytesPlanned int64 // compressed bytes the chunks cover (before merging)
 	holeBytes    int64
+}
+
+// localChunk: chunk j of a file is at off in src, in the store.
+type localChunk struct {
+	j   int
+	src *os.File
+	off int64
 }
 
 // fetched reports whether it is a file whose content is fetched (or
@@ -36,13 +48,12 @@ func fetched(it *layout.Item) bool {
 	return it.Entry.Type == toc.TypeReg && len(it.Chunks) > 0
 }
 
-// newPlan lists what to fetch from the layout. Entry owners are collected
+// newPlan finds what to fetch in the layout. Entry owners are collected
 // before any ID mapping, as upstream reports them. Without verify (a layer
 // converted locally from a blob whose digest was checked) contents are not
 // hashed again, as upstream.
 func newPlan(l *layout.Layout, verify bool) (*plan, error) {
-	p := &plan{layout: l, entries: l.Len(),
-		fetch: make([]fetch.File, 0, l.Files()), fetchAt: make([]int64, 0, l.Files())}
+	p := &plan{layout: l, entries: l.Len(), verify: verify, fetchAt: make([]int64, 0, l.Files())}
 	uids, gids := map[uint32]struct{}{}, map[uint32]struct{}{}
 	s := l.Scan()
 	for s.Next() {
@@ -60,25 +71,14 @@ func newPlan(l *layout.Layout, verify bool) (*plan, error) {
 			// Without a digest nothing would verify what we write.
 			return nil, fmt.Errorf("regular file %q has content but no digest in the TOC", e.Name)
 		}
-		f := fetch.File{Name: e.Name, Size: e.Size, Digest: e.Digest}
-		if !verify {
-			f.Digest = ""
-		}
-		f.Chunks = make([]fetch.Chunk, 0, len(it.Chunks))
 		for j := range it.Chunks {
 			c := &it.Chunks[j]
-			fc := fetchChunk(c)
-			if !verify {
-				fc.Digest = ""
-			}
-			f.Chunks = append(f.Chunks, fc)
 			if c.Zeros {
 				p.holeBytes += c.Size
 			} else {
 				p.bytesPlanned += c.End - c.Offset
 			}
 		}
-		p.fetch = append(p.fetch, f)
 		p.fetchAt = append(p.fetchAt, s.Offset())
 	}
 	if err := s.Err(); err != nil {
@@ -88,13 +88,51 @@ func newPlan(l *layout.Layout, verify bool) (*plan, error) {
 	return p, nil
 }
 
-// entry reads fetch file k's entry back from the layout.
-func (p *plan) entry(k int) (*toc.Entry, error) {
-	it, err := p.layout.ReadAt(p.fetchAt[k])
+// file reads the fetch file whose record is at off back from the layout,
+// with its entry: the file's chunks, with the local ones reuse found.
+func (p *plan) file(off int64) (*fetch.File, *toc.Entry, error) {
+	f, e, err := p.readFile(off)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &it.Entry, nil
+	for _, lc := range p.local[off] {
+		f.Chunks[lc.j].Local, f.Chunks[lc.j].LocalOffset = lc.src, lc.off
+	}
+	return f, e, nil
+}
+
+// readFile is file without the local chunks (reuse planning, which finds
+// them, reads each file once).
+func (p *plan) readFile(off int64) (*fetch.File, *toc.Entry, error) {
+	it, err := p.layout.ReadAt(off)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &it.Entry
+	f := &fetch.File{Name: e.Name, Size: e.Size, Digest: e.Digest, Chunks: make([]fetch.Chunk, len(it.Chunks))}
+	if !p.verify {
+		f.Digest = ""
+	}
+	for j := range it.Chunks {
+		f.Chunks[j] = fetchChunk(&it.Chunks[j])
+		if !p.verify {
+			f.Chunks[j].Digest = ""
+		}
+	}
+	return f, e, nil
+}
+
+// files is a list of fetch files by record offset, read on demand.
+type files struct {
+	p  *plan
+	at []int64
+}
+
+func (l files) Len() int { return len(l.at) }
+
+func (l files) File(i int) (*fetch.File, error) {
+	f, _, err := l.p.file(l.at[i])
+	return f, err
 }
 
 func sortedIDs(m map[uint32]struct{}) []uint32 {
@@ -109,7 +147,7 @@ func sortedIDs(m map[uint32]struct{}) []uint32 {
 func (p *plan) sizes() map[string]int64 {
 	return map[string]int64{
 		"entries":        int64(p.entries),
-		"files_to_fetch": int64(len(p.fetch)),
+		"files_to_fetch": int64(len(p.fetchAt)),
 		"bytes_planned":  p.bytesPlanned,
 		"hole_bytes":     p.holeBytes,
 	}

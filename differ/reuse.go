@@ -89,9 +89,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse,
 	r := &reuse{whole: map[int]*wholeFile{}, roots: map[string]*apply.Root{}, open: map[string]*os.File{}}
 	// Local chunks are filled into the plan's fetch list in place.
 	if loc == nil {
-		for _, f := range pl.fetch {
-			r.LowerBound += networkBytes(f)
-		}
+		r.LowerBound = pl.bytesPlanned // no chunk is local
 		return r, nil
 	}
 	// Verifying candidates means reading and hashing them: spread the
@@ -102,7 +100,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse,
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(pl.fetch) {
+				if i >= len(pl.fetchAt) {
 					return
 				}
 				r.planFile(pl, i, loc, dest, hardLinks)
@@ -119,8 +117,8 @@ const reuseWorkers = 4
 
 // planFile finds fetch file i whole in the store, or else its chunks.
 func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLinks bool) {
-	f := &pl.fetch[i]
-	e, err := pl.entry(i)
+	at := pl.fetchAt[i]
+	f, e, err := pl.readFile(at) // its local chunks are found here
 	if err != nil {
 		r.mu.Lock()
 		r.err = cmp.Or(r.err, err)
@@ -133,7 +131,7 @@ func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLin
 		r.mu.Unlock()
 		return
 	}
-	local := 0
+	var local []localChunk
 	for j := range f.Chunks {
 		c := &f.Chunks[j]
 		if c.Zeros || c.Digest == "" {
@@ -141,11 +139,17 @@ func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLin
 		}
 		if src, off := r.findRange(loc, c.Digest, c.Size); src != nil {
 			c.Local, c.LocalOffset = src, off
-			local++
+			local = append(local, localChunk{j: j, src: src, off: off})
 		}
 	}
 	r.mu.Lock()
-	r.ChunksLocal += local
+	if len(local) > 0 {
+		if pl.local == nil {
+			pl.local = map[int64][]localChunk{}
+		}
+		pl.local[at] = local
+	}
+	r.ChunksLocal += len(local)
 	r.LowerBound += networkBytes(*f)
 	r.mu.Unlock()
 }
