@@ -9,7 +9,6 @@ import (
 
 	dcontext "github.com/chunkdiff/chunkdiff/differ/context"
 	"github.com/chunkdiff/chunkdiff/differ/states"
-	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
@@ -90,11 +89,14 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		return out, fail(d, p, err)
 	}
-	items, err := layout.Build(dec, layer.meta.layout())
+	lopts := layer.meta.layout()
+	lopts.TempDir = c.TempDir()
+	lay, err := layout.Build(dec, lopts)
 	if err != nil {
 		return out, fail(d, p, err)
 	}
-	pl, err := newPlan(items, layer.origin.verifyContents())
+	defer func() { _ = lay.Close() }() // an unlinked temp file, read until the layer is staged
+	pl, err := newPlan(lay, layer.origin.verifyContents())
 	if err != nil {
 		return out, fail(d, p, err)
 	}
@@ -107,11 +109,14 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, fail(d, p, err)
 	}
 	defer func() { _ = root.Close() }() // an O_PATH directory fd: nothing to flush
-	if err := root.CheckFits(regularBytes(items)); err != nil {
+	if err := root.CheckFits(pl.regularBytes); err != nil {
 		return out, fail(d, p, err) // before anything is staged
 	}
-	ru := planReuse(pl, layer.origin.locator(), root, c.PullOptions().UseHardLinks)
+	ru, err := planReuse(pl, layer.origin.locator(), root, c.PullOptions().UseHardLinks)
 	defer ru.close() // the sources reuse opened stay open until the end
+	if err != nil {
+		return out, fail(d, p, err)
+	}
 	if !layer.origin.lowerBound() {
 		ru.LowerBound = 0 // the whole blob was downloaded to convert it: no lower bound applies
 	}
@@ -119,7 +124,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	sizes := pl.sizes()
 	ru.sizes(sizes)
 	reason := fmt.Sprintf("%d of %d entries to fetch, %d files found in the store, %d chunks local",
-		len(pl.fetch)-len(ru.whole), len(items), len(ru.whole), ru.ChunksLocal)
+		len(pl.fetchAt)-len(ru.whole), pl.entries, len(ru.whole), ru.ChunksLocal)
 	// Held: Close cannot release the plan or the metadata under the fetch.
 	if err := advanceHolding(d, edgePrepare, r, states.Reason{Detail: reason}, sizes); err != nil {
 		return out, err
@@ -154,17 +159,6 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, err
 	}
 	return out, nil
-}
-
-// regularBytes is the file content a layer declares (apply.CheckFits).
-func regularBytes(items []layout.Item) uint64 {
-	var n uint64
-	for i := range items {
-		if items[i].Entry.Type == toc.TypeReg {
-			n = apply.SumSizes(n, items[i].Entry.Size)
-		}
-	}
-	return n
 }
 
 // dirNames lists the names in dir (none if it does not exist yet).

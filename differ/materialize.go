@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"sync"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
@@ -16,18 +17,26 @@ import (
 
 // materializer writes one layer's entries under a root.
 type materializer struct {
-	root    *apply.Root
-	plan    *plan
-	reuse   *reuse
-	flat    bool
-	verity  *verityRecorder
-	created []*toc.Entry // the entries as given to the root, by fetch index
+	root   *apply.Root
+	plan   *plan
+	reuse  *reuse
+	flat   bool
+	verity *verityRecorder
+	// The entries as given to the root, by fetch index: Dir format reads
+	// them back from the layout (createdAt: record offsets), Flat format
+	// makes its own (flatCreated).
+	createdAt   []int64
+	flatCreated []*toc.Entry
+	// opened holds the entries of the files open between Sink.Open and
+	// Sink.Close (a few: one per fetch worker).
+	mu     sync.Mutex
+	opened map[int]*toc.Entry
 	// progress, when set, learns of every completed file (for the DiffID
 	// computed alongside the fetch).
 	progress *progress
 	// files is what fetching produces, and flatNames (Flat format) maps
 	// cleaned entry names to flat paths; both are set before started runs.
-	files     []fetch.File
+	files     fetch.Files
 	flatNames map[string]string
 }
 
@@ -38,14 +47,26 @@ type materializer struct {
 //
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
-	var links []*toc.Entry
-	whole := map[int]*wholeFile{} // item index → verified local copy
-	for k, w := range m.reuse.whole {
-		whole[m.plan.fetchItem[k]] = w
-	}
+	var links []int64         // record offsets of the hard links
 	names := apply.NewNames() // one path per entry, bound in tar order
-	for i := range m.plan.items {
-		e := &m.plan.items[i].Entry
+	m.createdAt = nil         // fetch files not reused, in order
+	if len(m.reuse.whole) == 0 {
+		m.createdAt = m.plan.fetchAt // the same list
+	}
+	k := -1 // fetch index of the current item
+	s := m.plan.layout.Scan()
+	for s.Next() {
+		it := s.Item()
+		e := &it.Entry
+		isFetched := fetched(it)
+		var whole *wholeFile
+		if isFetched {
+			k++
+			whole = m.reuse.whole[k]
+			if whole == nil && len(m.reuse.whole) > 0 {
+				m.createdAt = append(m.createdAt, s.Offset())
+			}
+		}
 		if err := names.Add(e); err != nil {
 			return fetch.Stats{}, err
 		}
@@ -60,17 +81,17 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		case toc.TypeDir:
 			err = m.root.Dir(e)
 		case toc.TypeReg:
-			if m.plan.fetchOf[i] < 0 {
+			if !isFetched {
 				err = m.root.EmptyFile(e)
-			} else if w := whole[i]; w != nil {
-				err = m.reuseFile(e, w)
+			} else if whole != nil {
+				err = m.reuseFile(e, whole)
 			}
 		case toc.TypeSymlink:
 			err = m.root.Symlink(e)
 		case toc.TypeChar, toc.TypeBlock, toc.TypeFifo:
 			err = m.root.Device(e)
 		case toc.TypeHardlink:
-			links = append(links, e)
+			links = append(links, s.Offset())
 		default:
 			err = fmt.Errorf("entry %q has unknown type %q", e.Name, e.Type)
 		}
@@ -78,20 +99,21 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 			return fetch.Stats{}, err
 		}
 	}
-	m.created, m.files = nil, nil
-	for k, idx := range m.plan.fetchItem {
-		if m.reuse.whole[k] == nil {
-			m.created = append(m.created, &m.plan.items[idx].Entry)
-			m.files = append(m.files, m.plan.fetch[k])
-		}
+	if err := s.Err(); err != nil {
+		return fetch.Stats{}, err
 	}
+	m.files = files{p: m.plan, at: m.createdAt}
 	started()
-	stats, err := fetch.Fetch(ctx, src, m.files, m, opts)
+	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
 	if err != nil {
 		return stats, err
 	}
-	for _, e := range links {
-		if err := m.root.Hardlink(e); err != nil {
+	for _, at := range links {
+		it, err := m.plan.layout.ReadAt(at)
+		if err != nil {
+			return stats, err
+		}
+		if err := m.root.Hardlink(&it.Entry); err != nil {
 			return stats, err
 		}
 	}
@@ -137,11 +159,17 @@ func (m *materializer) reuseFile(e *toc.Entry, w *wholeFile) error {
 func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, map[string]string, error) {
 	names := map[string]string{} // cleaned entry name → flat path
 	seen := map[digest.Digest]string{}
-	var files []fetch.File
+	var fetchAt []int64
 	var created []*toc.Entry
 	bound := apply.NewNames() // one path per entry, bound in tar order
-	for i := range m.plan.items {
-		it := &m.plan.items[i]
+	k := -1                   // fetch index of the current item
+	s := m.plan.layout.Scan()
+	for s.Next() {
+		it := s.Item()
+		isFetched := fetched(it)
+		if isFetched {
+			k++
+		}
 		if err := bound.Add(&it.Entry); err != nil {
 			return fetch.Stats{}, nil, err
 		}
@@ -165,21 +193,23 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 			return fetch.Stats{}, nil, err
 		}
 		e := &toc.Entry{Type: toc.TypeReg, Name: flat, Mode: 0o644, Size: it.Entry.Size, Digest: dg}
-		k := m.plan.fetchOf[i]
-		if k < 0 {
+		if !isFetched {
 			if err := m.root.EmptyFile(e); err != nil {
 				return fetch.Stats{}, nil, err
 			}
 			continue
 		}
-		files = append(files, m.plan.fetch[k])
+		fetchAt = append(fetchAt, m.plan.fetchAt[k])
 		created = append(created, e)
 	}
-	m.created = created
-	m.files = files
+	if err := s.Err(); err != nil {
+		return fetch.Stats{}, nil, err
+	}
+	m.flatCreated = created
+	m.files = files{p: m.plan, at: fetchAt}
 	m.flatNames = names
 	started()
-	stats, err := fetch.Fetch(ctx, src, files, m, opts)
+	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
 	return stats, names, err
 }
 
@@ -197,20 +227,53 @@ func flatPath(d digest.Digest) (string, error) {
 	return hex[:2] + "/" + hex[2:], nil
 }
 
+// created is the entry of fetch file i as given to the root.
+func (m *materializer) created(i int) (*toc.Entry, error) {
+	if m.flat {
+		return m.flatCreated[i], nil
+	}
+	m.mu.Lock()
+	e := m.opened[i]
+	m.mu.Unlock()
+	if e != nil {
+		return e, nil
+	}
+	it, err := m.plan.layout.ReadAt(m.createdAt[i])
+	if err != nil {
+		return nil, err
+	}
+	return &it.Entry, nil
+}
+
 // Open implements fetch.Sink.
 func (m *materializer) Open(i int) (*os.File, error) {
-	return m.root.CreateFile(m.created[i])
+	e, err := m.created(i)
+	if err != nil {
+		return nil, err
+	}
+	f, err := m.root.CreateFile(e)
+	if err == nil && !m.flat {
+		m.mu.Lock()
+		if m.opened == nil {
+			m.opened = map[int]*toc.Entry{}
+		}
+		m.opened[i] = e
+		m.mu.Unlock()
+	}
+	return f, err
 }
 
 // Close implements fetch.Sink: a verified file gets its attributes (and
 // fs-verity if asked), anything else is just closed.
 func (m *materializer) Close(i int, f *os.File, ferr error) error {
-	if ferr != nil {
+	e, err := m.created(i)
+	m.mu.Lock()
+	delete(m.opened, i)
+	m.mu.Unlock()
+	if ferr != nil || err != nil {
 		_ = f.Close()
-		return nil
+		return err
 	}
-	e := m.created[i]
-	var err error
 	if m.flat {
 		err = f.Close()
 	} else {
@@ -227,14 +290,14 @@ func (m *materializer) Close(i int, f *os.File, ferr error) error {
 }
 
 // newProgress prepares completion tracking for the files about to be
-// fetched.
+// fetched. In the Dir format it reads their names back from the layout as
+// the reassembly reaches them.
 func (m *materializer) newProgress() *progress {
 	if m.flat {
-		return newProgress(make([]string, len(m.created)), m.flatNames)
+		return newProgress(len(m.flatCreated), nil, m.flatNames)
 	}
-	names := make([]string, len(m.created))
-	for i, e := range m.created {
-		names[i] = e.Name
-	}
-	return newProgress(names, nil)
+	return newProgress(len(m.createdAt), func(i int) (string, error) {
+		it, err := m.plan.layout.ReadAt(m.createdAt[i])
+		return it.Entry.Name, err
+	}, nil)
 }

@@ -2,74 +2,137 @@ package differ
 
 import (
 	"fmt"
+	"os"
 	"sort"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
 )
 
-// plan is what the ready state holds: every entry in order, and the regular
-// files whose contents must be fetched.
+// plan is what the ready state holds: the spooled layout (every entry in
+// order, read back from disk as needed), and where the regular files whose
+// contents must be fetched are in it. Nothing in it grows with the entry
+// count but fetchAt (8 bytes per file) and local (the chunks found in the
+// store).
 type plan struct {
-	items []layout.Item
-	// fetch[i] is the content of items[fetchItem[i]]; fetchOf is the
-	// inverse (-1: nothing to fetch).
-	fetch     []fetch.File
-	fetchItem []int
-	fetchOf   []int32
-	uids      []uint32
-	gids      []uint32
+	layout  *layout.Layout
+	entries int
+	verify  bool
+	// fetchAt[k] is the record offset of fetch file k; the fetched files
+	// are exactly the regular files with chunks, in layout order.
+	fetchAt []int64
+	// local holds, by record offset, the chunks reuse planning found in
+	// the store (set while planning, read-only after).
+	local map[int64][]localChunk
+	uids  []uint32
+	gids  []uint32
+	// regularBytes is the file content the layer declares (CheckFits).
+	regularBytes uint64
 	// figures for the dump
 	bytesPlanned int64 // compressed bytes the chunks cover (before merging)
 	holeBytes    int64
 }
 
-// newPlan lays out the TOC and lists what to fetch. Entry owners are
-// collected before any ID mapping, as upstream reports them. Without verify
-// (a layer converted locally from a blob whose digest was checked) contents
-// are not hashed again, as upstream.
-func newPlan(items []layout.Item, verify bool) (*plan, error) {
-	p := &plan{items: items, fetchOf: make([]int32, len(items))}
+// localChunk: chunk j of a file is at off in src, in the store.
+type localChunk struct {
+	j   int
+	src *os.File
+	off int64
+}
+
+// fetched reports whether it is a file whose content is fetched (or
+// reused): a regular file with chunks.
+func fetched(it *layout.Item) bool {
+	return it.Entry.Type == toc.TypeReg && len(it.Chunks) > 0
+}
+
+// newPlan finds what to fetch in the layout. Entry owners are collected
+// before any ID mapping, as upstream reports them. Without verify (a layer
+// converted locally from a blob whose digest was checked) contents are not
+// hashed again, as upstream.
+func newPlan(l *layout.Layout, verify bool) (*plan, error) {
+	p := &plan{layout: l, entries: l.Len(), verify: verify, fetchAt: make([]int64, 0, l.Files())}
 	uids, gids := map[uint32]struct{}{}, map[uint32]struct{}{}
-	for i := range items {
-		e := &items[i].Entry
-		p.fetchOf[i] = -1
+	s := l.Scan()
+	for s.Next() {
+		it := s.Item()
+		e := &it.Entry
 		uids[uint32(e.UID)] = struct{}{}
 		gids[uint32(e.GID)] = struct{}{}
-		if e.Type != toc.TypeReg || len(items[i].Chunks) == 0 {
+		if e.Type == toc.TypeReg {
+			p.regularBytes = apply.SumSizes(p.regularBytes, e.Size)
+		}
+		if !fetched(it) {
 			continue
 		}
 		if e.Digest == "" {
 			// Without a digest nothing would verify what we write.
 			return nil, fmt.Errorf("regular file %q has content but no digest in the TOC", e.Name)
 		}
-		f := fetch.File{Name: e.Name, Size: e.Size, Digest: e.Digest}
-		if !verify {
-			f.Digest = ""
-		}
-		f.Chunks = make([]fetch.Chunk, 0, len(items[i].Chunks))
-		for j := range items[i].Chunks {
-			c := &items[i].Chunks[j]
-			fc := fetchChunk(c)
-			if !verify {
-				fc.Digest = ""
-			}
-			f.Chunks = append(f.Chunks, fc)
+		for j := range it.Chunks {
+			c := &it.Chunks[j]
 			if c.Zeros {
 				p.holeBytes += c.Size
 			} else {
 				p.bytesPlanned += c.End - c.Offset
 			}
 		}
-		p.fetchOf[i] = int32(len(p.fetch))
-		p.fetch = append(p.fetch, f)
-		p.fetchItem = append(p.fetchItem, i)
-		// The fetch list is the one copy of the chunks from here on.
-		items[i].Chunks = nil
+		p.fetchAt = append(p.fetchAt, s.Offset())
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
 	}
 	p.uids, p.gids = sortedIDs(uids), sortedIDs(gids)
 	return p, nil
+}
+
+// file reads the fetch file whose record is at off back from the layout,
+// with its entry: the file's chunks, with the local ones reuse found.
+func (p *plan) file(off int64) (*fetch.File, *toc.Entry, error) {
+	f, e, err := p.readFile(off)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, lc := range p.local[off] {
+		f.Chunks[lc.j].Local, f.Chunks[lc.j].LocalOffset = lc.src, lc.off
+	}
+	return f, e, nil
+}
+
+// readFile is file without the local chunks (reuse planning, which finds
+// them, reads each file once).
+func (p *plan) readFile(off int64) (*fetch.File, *toc.Entry, error) {
+	it, err := p.layout.ReadAt(off)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &it.Entry
+	f := &fetch.File{Name: e.Name, Size: e.Size, Digest: e.Digest, Chunks: make([]fetch.Chunk, len(it.Chunks))}
+	if !p.verify {
+		f.Digest = ""
+	}
+	for j := range it.Chunks {
+		f.Chunks[j] = fetchChunk(&it.Chunks[j])
+		if !p.verify {
+			f.Chunks[j].Digest = ""
+		}
+	}
+	return f, e, nil
+}
+
+// files is a list of fetch files by record offset, read on demand.
+type files struct {
+	p  *plan
+	at []int64
+}
+
+func (l files) Len() int { return len(l.at) }
+
+func (l files) File(i int) (*fetch.File, error) {
+	f, _, err := l.p.file(l.at[i])
+	return f, err
 }
 
 func sortedIDs(m map[uint32]struct{}) []uint32 {
@@ -83,8 +146,8 @@ func sortedIDs(m map[uint32]struct{}) []uint32 {
 
 func (p *plan) sizes() map[string]int64 {
 	return map[string]int64{
-		"entries":        int64(len(p.items)),
-		"files_to_fetch": int64(len(p.fetch)),
+		"entries":        int64(p.entries),
+		"files_to_fetch": int64(len(p.fetchAt)),
 		"bytes_planned":  p.bytesPlanned,
 		"hole_bytes":     p.holeBytes,
 	}

@@ -24,16 +24,20 @@ type progress struct {
 	completed int
 	failed    error
 
-	// Dir format: names[i] is the name fetch file i has in the tar.
-	names  []string
-	cursor int
+	// Dir format: name(i) is the name fetch file i has in the tar (read
+	// back from the layout once, when the cursor reaches i: nothing per
+	// file is kept).
+	name    func(i int) (string, error)
+	cursor  int
+	curName string
+	curRead bool // curName is name(cursor)
 	// Flat format: resolve maps a tar name to the flat path holding it;
 	// contents are shared between names, so waits wait for every file.
 	resolve map[string]string
 }
 
-func newProgress(names []string, resolve map[string]string) *progress {
-	p := &progress{done: make([]bool, len(names)), names: names, resolve: resolve}
+func newProgress(n int, name func(int) (string, error), resolve map[string]string) *progress {
+	p := &progress{done: make([]bool, n), name: name, resolve: resolve}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -75,11 +79,22 @@ func (p *progress) wait(name string) (string, error) {
 		}
 		return at, nil
 	}
-	if p.cursor >= len(p.names) || p.names[p.cursor] != name {
+	if p.cursor >= len(p.done) {
+		return name, nil // not fetched: already on disk
+	}
+	if !p.curRead {
+		next, err := p.name(p.cursor)
+		if err != nil {
+			return "", fmt.Errorf("waiting for %q: %w", name, err)
+		}
+		p.curName, p.curRead = next, true
+	}
+	if p.curName != name {
 		return name, nil // not fetched: already on disk
 	}
 	i := p.cursor
 	p.cursor++
+	p.curRead = false
 	for !p.done[i] && p.failed == nil {
 		p.cond.Wait()
 	}

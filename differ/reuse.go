@@ -1,6 +1,7 @@
 package differ
 
 import (
+	"cmp"
 	"io"
 	"iter"
 	"os"
@@ -43,6 +44,7 @@ type reuse struct {
 	mu    sync.Mutex          // guards the maps and counters while planning
 	open  map[string]*os.File // sources by dir + path, closed at the end
 	roots map[string]*apply.Root
+	err   error // reading the layout back failed
 	ReuseSummary
 }
 
@@ -81,14 +83,14 @@ func (r *reuse) close() {
 }
 
 // planReuse looks every file to fetch, then every chunk, up in the store.
-func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
+// It fails only when the layout cannot be read back; the result is to be
+// closed even then.
+func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse, error) {
 	r := &reuse{whole: map[int]*wholeFile{}, roots: map[string]*apply.Root{}, open: map[string]*os.File{}}
 	// Local chunks are filled into the plan's fetch list in place.
 	if loc == nil {
-		for _, f := range pl.fetch {
-			r.LowerBound += networkBytes(f)
-		}
-		return r
+		r.LowerBound = pl.bytesPlanned // no chunk is local
+		return r, nil
 	}
 	// Verifying candidates means reading and hashing them: spread the
 	// files over a few workers (I/O and hashing overlap on 2 cores).
@@ -98,7 +100,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(pl.fetch) {
+				if i >= len(pl.fetchAt) {
 					return
 				}
 				r.planFile(pl, i, loc, dest, hardLinks)
@@ -106,7 +108,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) *reuse {
 		})
 	}
 	wg.Wait()
-	return r
+	return r, r.err
 }
 
 // reuseWorkers bounds the files verified at once: enough to overlap reads
@@ -115,14 +117,21 @@ const reuseWorkers = 4
 
 // planFile finds fetch file i whole in the store, or else its chunks.
 func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLinks bool) {
-	f := &pl.fetch[i]
-	if w := r.findWhole(loc, f, &pl.items[pl.fetchItem[i]].Entry, dest, hardLinks); w != nil {
+	at := pl.fetchAt[i]
+	f, e, err := pl.readFile(at) // its local chunks are found here
+	if err != nil {
+		r.mu.Lock()
+		r.err = cmp.Or(r.err, err)
+		r.mu.Unlock()
+		return
+	}
+	if w := r.findWhole(loc, f, e, dest, hardLinks); w != nil {
 		r.mu.Lock()
 		r.whole[i] = w
 		r.mu.Unlock()
 		return
 	}
-	local := 0
+	var local []localChunk
 	for j := range f.Chunks {
 		c := &f.Chunks[j]
 		if c.Zeros || c.Digest == "" {
@@ -130,11 +139,17 @@ func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLin
 		}
 		if src, off := r.findRange(loc, c.Digest, c.Size); src != nil {
 			c.Local, c.LocalOffset = src, off
-			local++
+			local = append(local, localChunk{j: j, src: src, off: off})
 		}
 	}
 	r.mu.Lock()
-	r.ChunksLocal += local
+	if len(local) > 0 {
+		if pl.local == nil {
+			pl.local = map[int64][]localChunk{}
+		}
+		pl.local[at] = local
+	}
+	r.ChunksLocal += len(local)
 	r.LowerBound += networkBytes(*f)
 	r.mu.Unlock()
 }

@@ -31,8 +31,19 @@ var ErrLinkOrder = errors.New("hard link before its target")
 // negligible), so the binding costs a fixed few dozen bytes per entry
 // however long the names are.
 type Names struct {
-	kinds map[pathKey]string // cleaned name → entry type (a constant string)
+	kinds map[pathKey]kind // cleaned name → entry type
 }
+
+// kind is an entry type as an index into kindNames (one byte per entry
+// rather than a string header).
+type kind uint8
+
+var kindNames = []string{"other", toc.TypeReg, toc.TypeDir, toc.TypeSymlink, toc.TypeHardlink, toc.TypeChar, toc.TypeBlock, toc.TypeFifo}
+
+// kindDir is the kind of toc.TypeDir.
+const kindDir kind = 2
+
+func (k kind) String() string { return kindNames[k] }
 
 type pathKey [16]byte
 
@@ -42,7 +53,7 @@ func keyOfPath(clean string) pathKey {
 }
 
 // NewNames starts an empty binding.
-func NewNames() *Names { return &Names{kinds: map[pathKey]string{}} }
+func NewNames() *Names { return &Names{kinds: map[pathKey]kind{}} }
 
 // Add binds e's path, or says why it cannot be bound.
 func (n *Names) Add(e *toc.Entry) error {
@@ -52,31 +63,30 @@ func (n *Names) Add(e *toc.Entry) error {
 	}
 	key := keyOfPath(name)
 	if prev, ok := n.kinds[key]; ok {
-		return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("the layer already has this path as a %q entry; a %q entry may not replace it", prev, e.Type), Err: ErrDuplicateEntry}
+		return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("the layer already has this path as a %q entry; a %q entry may not replace it", prev.String(), e.Type), Err: ErrDuplicateEntry}
 	}
 	if e.Type == toc.TypeHardlink {
 		target, err := cleanName(e.LinkName)
 		if err != nil || target == "" {
 			return &InsecurePathError{Name: e.Name, Reason: fmt.Sprintf("link target %q is not local to the layer root", e.LinkName)}
 		}
-		switch kind, ok := n.kinds[keyOfPath(target)]; {
+		switch k, ok := n.kinds[keyOfPath(target)]; {
 		case !ok:
 			return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("link target %q is not created by an earlier entry", e.LinkName), Err: ErrLinkOrder}
-		case kind == toc.TypeDir:
+		case k == kindDir:
 			return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("link target %q is a directory", e.LinkName)}
 		}
 	}
-	n.kinds[key] = typeConst(e.Type)
+	n.kinds[key] = kindOf(e.Type)
 	return nil
 }
 
-// typeConst returns the package constant equal to t, so the map does not
-// keep the decoded entry's string alive.
-func typeConst(t string) string {
-	for _, c := range []string{toc.TypeReg, toc.TypeDir, toc.TypeSymlink, toc.TypeHardlink, toc.TypeChar, toc.TypeBlock, toc.TypeFifo} {
+// kindOf returns the kind of entry type t ("other" for unknown types).
+func kindOf(t string) kind {
+	for i, c := range kindNames[1:] {
 		if t == c {
-			return c
+			return kind(i + 1)
 		}
 	}
-	return "other"
+	return 0
 }

@@ -112,10 +112,35 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Files gives the files to produce by index, so that a caller can keep
+// them out of memory: planning reads every file once, in order, and
+// fetching reads each again when it opens it. File must describe the same
+// file every time it is asked, and may be called concurrently; Fetch does
+// not modify what it returns.
+type Files interface {
+	Len() int
+	File(i int) (*File, error)
+}
+
+// List is Files held in memory.
+type List []File
+
+// Len implements Files.
+func (l List) Len() int { return len(l) }
+
+// File implements Files.
+func (l List) File(i int) (*File, error) { return &l[i], nil }
+
 // Fetch produces files from src into sink. Files must be in ascending blob
 // order (as TOC entries are). On error, every file opened is handed to
 // Sink.Close with a non-nil error, and the first error is returned.
 func Fetch(ctx context.Context, src chunked.ImageSourceSeekable, files []File, sink Sink, opts Options) (Stats, error) {
+	return FetchFiles(ctx, src, List(files), sink, opts)
+}
+
+// FetchFiles is Fetch with the files read on demand; what the plan keeps
+// per file is a few dozen bytes per chunk.
+func FetchFiles(ctx context.Context, src chunked.ImageSourceSeekable, files Files, sink Sink, opts Options) (Stats, error) {
 	o := opts.withDefaults()
 	if o.Codec < Zstd || o.Codec > Raw {
 		return Stats{}, fmt.Errorf("fetch: %w: unknown codec %v", ErrInvalidInput, o.Codec)
@@ -190,7 +215,7 @@ type fetcher struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	src    chunked.ImageSourceSeekable
-	files  []File
+	files  Files
 	sink   Sink
 	opts   Options
 	plan   *plan
@@ -233,14 +258,18 @@ func (f *fetcher) lowerMaxRanges(n int) {
 }
 
 func (f *fetcher) openFile(i int) (*openFile, error) {
+	file, err := f.files.File(i)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: reading file %d of the list: %w", i, err)
+	}
 	f.sinkMu.Lock()
 	fd, err := f.sink.Open(i)
 	f.sinkMu.Unlock()
 	if err != nil {
-		return nil, &FileError{File: f.files[i].Name, Chunk: -1, Err: err}
+		return nil, &FileError{File: file.Name, Chunk: -1, Err: err}
 	}
-	of := &openFile{index: i, f: fd}
-	if d := f.files[i].Digest; d != "" {
+	of := &openFile{index: i, f: fd, file: file}
+	if d := file.Digest; d != "" {
 		of.hash = d.Algorithm().Hash()
 	}
 	return of, nil

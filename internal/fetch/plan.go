@@ -103,17 +103,15 @@ func (p *plan) cutAtoms(n int) []span {
 }
 
 // newPlan validates files and plans the calls.
-func newPlan(files []File, o Options) (*plan, error) {
-	p := &plan{}
-	nsteps, nnet := 0, 0
-	for i := range files {
-		nsteps += max(len(files[i].Chunks), 1)
-		nnet += len(files[i].Chunks)
-	}
-	p.steps = make([]step, 0, nsteps)
-	p.net = make([]netChunk, 0, nnet)
-	for i := range files {
-		if err := p.addFile(files, i); err != nil {
+func newPlan(files Files, o Options) (*plan, error) {
+	n := files.Len()
+	p := &plan{steps: make([]step, 0, n), net: make([]netChunk, 0, n)} // about one chunk a file
+	for i := range n {
+		f, err := files.File(i)
+		if err != nil {
+			return nil, fmt.Errorf("fetch: reading file %d of the list: %w", i, err)
+		}
+		if err := p.addFile(f, i); err != nil {
 			return nil, err
 		}
 	}
@@ -125,7 +123,10 @@ func newPlan(files []File, o Options) (*plan, error) {
 		}
 		if p.net[k].end <= p.net[k].off {
 			s := p.steps[p.net[k].step]
-			f := &files[s.file]
+			f, err := files.File(int(s.file))
+			if err != nil {
+				return nil, fmt.Errorf("fetch: reading file %d of the list: %w", s.file, err)
+			}
 			return nil, &FileError{File: f.Name, Chunk: int(s.chunk), Offset: f.Chunks[s.chunk].Offset,
 				Err: fmt.Errorf("%w: chunk starts where the next data chunk starts", ErrInvalidInput)}
 		}
@@ -139,8 +140,7 @@ func newPlan(files []File, o Options) (*plan, error) {
 	return p, nil
 }
 
-func (p *plan) addFile(files []File, i int) error {
-	f := &files[i]
+func (p *plan) addFile(f *File, i int) error {
 	bad := func(chunk int, off int64, format string, args ...any) error {
 		return &FileError{File: f.Name, Chunk: chunk, Offset: off,
 			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...)}

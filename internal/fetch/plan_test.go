@@ -44,7 +44,7 @@ func planCost(p *plan) (bytes int64, calls, ranges int) {
 
 func mustPlan(t testing.TB, files []File, o Options) *plan {
 	t.Helper()
-	p, err := newPlan(files, o.withDefaults())
+	p, err := newPlan(List(files), o.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestPlanInvalid(t *testing.T) {
 		"chunk digest": {{Name: "a", Size: 1, Digest: good, Chunks: []Chunk{{Length: 1, Size: 1, Digest: "md5:00"}}}},
 	}
 	for name, files := range cases {
-		_, err := newPlan(files, Options{}.withDefaults())
+		_, err := newPlan(List(files), Options{}.withDefaults())
 		var fe *FileError
 		if !errors.Is(err, ErrInvalidInput) || !errors.As(err, &fe) {
 			t.Errorf("%s: %v", name, err)
@@ -300,7 +300,7 @@ func BenchmarkPlan(b *testing.B) {
 	o := Options{}.withDefaults()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := newPlan(files, o); err != nil {
+		if _, err := newPlan(List(files), o); err != nil {
 			b.Fatal(err)
 		}
 	}

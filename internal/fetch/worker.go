@@ -143,7 +143,6 @@ func (w *worker) steps(rq *request, resp *blobstream.Response, call int) (err er
 	}()
 	for s := rq.s0; s < rq.s1; s++ {
 		stp := p.steps[s]
-		file := &f.files[stp.file]
 		if w.cur == nil {
 			if w.cur, err = f.openFile(int(stp.file)); err != nil {
 				return err
@@ -151,6 +150,7 @@ func (w *worker) steps(rq *request, resp *blobstream.Response, call int) (err er
 		} else if w.cur.index != int(stp.file) {
 			return fmt.Errorf("fetch: internal error: file %d open while producing file %d", w.cur.index, stp.file)
 		}
+		file := w.cur.file
 		if stp.chunk >= 0 {
 			c := &file.Chunks[stp.chunk]
 			switch {

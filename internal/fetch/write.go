@@ -11,6 +11,7 @@ import (
 // when a file's chunks straddle two calls, so it owns its hash state.
 type openFile struct {
 	index int
+	file  *File // what the file is made of
 	f     *os.File
 	off   int64     // bytes produced so far, holes included
 	hash  hash.Hash // nil when the file has no digest

@@ -2,14 +2,21 @@
 // non-chunk entry in order, and for each regular file its payload chunks with
 // their compressed byte ranges (FORMATS.md "chunk-ranges"). It is shared by zstd:chunked
 // and eStargz; it reads no bytes of the blob.
+//
+// The items are not kept in memory: Build writes one compact record per item
+// to an unlinked temp file, in TOC order, and consumers read them back in
+// order (Scanner) or, knowing a record's offset, one at a time (ReadAt). So
+// the layout costs a constant amount of memory whatever the entry count.
 package layout
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -44,9 +51,36 @@ type Options struct {
 	// Skip lists entry names dropped entirely (eStargz landmarks and the TOC
 	// entry itself).
 	Skip map[string]bool
+	// TempDir holds the layout's temp file (os.TempDir() if empty).
+	TempDir string
 }
 
-// Build reads every entry of dec and returns the items in TOC order.
+// Layout is the items Build found, spooled to an unlinked temp file. Its
+// methods may be called concurrently; Close releases the file.
+type Layout struct {
+	f     *os.File
+	size  int64 // bytes of records
+	n     int   // items
+	files int   // items with chunks
+}
+
+// Len is the number of items.
+func (l *Layout) Len() int { return l.n }
+
+// Files is the number of items with chunks (regular files with content).
+func (l *Layout) Files() int { return l.files }
+
+// Close releases the temp file.
+func (l *Layout) Close() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// Build reads every entry of dec and spools the items in TOC order.
 //
 // Ranges follow upstream's derivation (each chunk ends where the next one
 // starts; a group's end comes from its last element, or else from the next
@@ -54,70 +88,195 @@ type Options struct {
 // entry carries endOffset (the zstd:chunked writer always sets it), the last
 // chunk ends there instead of at the next file's payload, so the next file's
 // header frames are not fetched with it.
-func Build(dec *toc.Decoder, opts Options) ([]Item, error) {
+//
+// A file's last chunk may end at the next file's payload, which is read
+// later: its record is written with the end left open and patched once the
+// next file (or the end of the TOC) is seen. So at most one file's chunks
+// are in memory at a time.
+func Build(dec *toc.Decoder, opts Options) (*Layout, error) {
 	if opts.DataEnd <= 0 {
 		return nil, fmt.Errorf("layout: data section end %d is invalid", opts.DataEnd)
 	}
-	var (
-		items []Item
-		// groupEnd[i] is the explicit end of items[i]'s payload, or 0.
-		groupEnd []int64
-		last     = -1 // index of the reg item the next chunk entries belong to
-		prevOff  int64
-	)
+	f, err := spool.Open(opts.TempDir)
+	if err != nil {
+		return nil, fmt.Errorf("layout: %w", err)
+	}
+	b := &builder{w: recordWriter{f: f}}
+	if err := b.run(dec, opts); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &Layout{f: f, size: b.w.pos(), n: b.n, files: b.files}, nil
+}
+
+// builder holds the one item being assembled and the one file whose last
+// chunk's end is still open.
+type builder struct {
+	w         recordWriter
+	n         int // items written
+	enc       []byte
+	lastEndAt int64 // set by write: where the last chunk's End went
+	files     int   // items with chunks written
+
+	cur      Item  // the item being assembled (its chunk entries may follow)
+	curEnd   int64 // explicit end of cur's payload, or 0
+	hasCur   bool
+	curChunk bool // cur is a regular file with chunks: chunk entries may follow
+
+	pend pending // the written file whose last chunk's end is open
+}
+
+// pending is what finishing a file's last chunk needs.
+type pending struct {
+	set      bool
+	at       int64 // file offset of the last chunk's End field
+	name     string
+	chunk    int   // index of the last chunk
+	offset   int64 // the last chunk's Offset
+	groupEnd int64 // explicit end, or 0: the next payload decides
+	regEnd   int64 // the reg entry's endOffset (the refinement)
+	multi    bool
+}
+
+func (b *builder) run(dec *toc.Decoder, opts Options) error {
+	var prevOff int64
 	for n := 0; ; n++ {
 		ep, err := dec.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		e := *ep
 		if opts.Skip[e.Name] {
 			continue
 		}
 		if e.Offset < 0 || e.Offset > opts.DataEnd || e.EndOffset < 0 || e.EndOffset > opts.DataEnd {
-			return nil, fmt.Errorf("layout: entry %d (%q): payload offsets %d..%d outside the data section [0, %d]",
+			return fmt.Errorf("layout: entry %d (%q): payload offsets %d..%d outside the data section [0, %d]",
 				n, e.Name, e.Offset, e.EndOffset, opts.DataEnd)
 		}
 		if e.Offset != 0 {
 			// Ranges are derived from neighbours, so payloads must ascend.
 			if e.Offset < prevOff {
-				return nil, fmt.Errorf("layout: entry %d (%q): offset %d is before the previous payload at %d", n, e.Name, e.Offset, prevOff)
+				return fmt.Errorf("layout: entry %d (%q): offset %d is before the previous payload at %d", n, e.Name, e.Offset, prevOff)
 			}
 			prevOff = e.Offset
 		}
 		switch {
 		case e.Type == toc.TypeChunk:
-			if last < 0 || items[last].Entry.Name != e.Name {
-				return nil, fmt.Errorf("layout: entry %d: chunk of %q does not follow its regular file", n, e.Name)
+			if !b.hasCur || !b.curChunk || b.cur.Entry.Name != e.Name {
+				return fmt.Errorf("layout: entry %d: chunk of %q does not follow its regular file", n, e.Name)
 			}
 			if e.Offset == 0 {
-				return nil, fmt.Errorf("layout: entry %d: chunk of %q has no offset", n, e.Name)
+				return fmt.Errorf("layout: entry %d: chunk of %q has no offset", n, e.Name)
 			}
-			items[last].Chunks = append(items[last].Chunks, chunkOf(e))
-			groupEnd[last] = e.EndOffset // chunk entries carry none: the last element decides
+			b.cur.Chunks = append(b.cur.Chunks, chunkOf(&e))
+			b.curEnd = e.EndOffset // chunk entries carry none: the last element decides
 		case e.Type == toc.TypeReg && e.Size > 0:
 			if e.Offset == 0 {
-				return nil, fmt.Errorf("layout: entry %d: regular file %q of %d bytes has no payload offset", n, e.Name, e.Size)
+				return fmt.Errorf("layout: entry %d: regular file %q of %d bytes has no payload offset", n, e.Name, e.Size)
 			}
-			items = append(items, Item{Entry: e, Chunks: []Chunk{chunkOf(e)}})
-			groupEnd = append(groupEnd, e.EndOffset)
-			last = len(items) - 1
+			if err := b.flush(); err != nil {
+				return err
+			}
+			b.cur = Item{Entry: e, Chunks: append(b.cur.Chunks[:0], chunkOf(&e))}
+			b.curEnd, b.hasCur, b.curChunk = e.EndOffset, true, true
 		default:
-			items = append(items, Item{Entry: e})
-			groupEnd = append(groupEnd, 0)
-			last = -1
+			if err := b.flush(); err != nil {
+				return err
+			}
+			b.cur = Item{Entry: e, Chunks: b.cur.Chunks[:0]}
+			b.curEnd, b.hasCur, b.curChunk = 0, true, false
 		}
 	}
-	if err := finishRanges(items, groupEnd, opts.DataEnd); err != nil {
-		return nil, err
+	if err := b.flush(); err != nil {
+		return err
 	}
-	return items, nil
+	if err := b.resolve(opts.DataEnd); err != nil {
+		return err
+	}
+	return b.w.flush()
 }
 
-func chunkOf(e toc.Entry) Chunk {
+// flush writes the item being assembled. For a file with chunks, the
+// previous file's last chunk ends at the latest where this one starts.
+func (b *builder) flush() error {
+	if !b.hasCur {
+		return nil
+	}
+	b.hasCur = false
+	it := &b.cur
+	if len(it.Chunks) == 0 {
+		return b.write(it, -1)
+	}
+	if err := b.resolve(it.Chunks[0].Offset); err != nil {
+		return err
+	}
+	// Every chunk but the last ends where the next one starts; the last
+	// one's end is resolved later (pending), its size and file offset now.
+	var used int64
+	last := len(it.Chunks) - 1
+	for j := range it.Chunks {
+		c := &it.Chunks[j]
+		if j < last {
+			c.End = it.Chunks[j+1].Offset
+			if c.End < c.Offset {
+				return fmt.Errorf("layout: %q chunk %d: range %d..%d ends before it starts", it.Entry.Name, j, c.Offset, c.End)
+			}
+		}
+		if c.Size <= 0 {
+			c.Size = it.Entry.Size - used // "the rest of the file"
+		}
+		if c.FileOffset != used {
+			if j == 0 && c.FileOffset == 0 {
+				// fine: the reg entry describes chunk 0
+			} else {
+				return fmt.Errorf("layout: %q chunk %d starts at file offset %d, expected %d", it.Entry.Name, j, c.FileOffset, used)
+			}
+		}
+		c.FileOffset = used
+		used += c.Size
+		if c.Size <= 0 || used > it.Entry.Size {
+			return fmt.Errorf("layout: %q: chunk sizes exceed the file size %d", it.Entry.Name, it.Entry.Size)
+		}
+	}
+	if used != it.Entry.Size {
+		return fmt.Errorf("layout: %q: chunks cover %d of %d bytes", it.Entry.Name, used, it.Entry.Size)
+	}
+	if err := b.write(it, last); err != nil {
+		return err
+	}
+	b.files++
+	b.pend = pending{set: true, at: b.lastEndAt, name: it.Entry.Name, chunk: last, offset: it.Chunks[last].Offset,
+		groupEnd: b.curEnd, regEnd: it.Entry.EndOffset, multi: len(it.Chunks) > 1}
+	return nil
+}
+
+// resolve finishes the pending file's last chunk, given where the next
+// payload starts (or the data section's end).
+func (b *builder) resolve(next int64) error {
+	p := &b.pend
+	if !p.set {
+		return nil
+	}
+	p.set = false
+	end := p.groupEnd
+	if end == 0 {
+		end = next
+	}
+	// The refinement: a multi-chunk file's reg entry knows where its
+	// payload ends, which may be well before the next file's payload.
+	if p.multi && p.regEnd > p.offset && p.regEnd < end {
+		end = p.regEnd
+	}
+	if end < p.offset {
+		return fmt.Errorf("layout: %q chunk %d: range %d..%d ends before it starts", p.name, p.chunk, p.offset, end)
+	}
+	return b.w.patch(p.at, uint64(end))
+}
+
+func chunkOf(e *toc.Entry) Chunk {
 	return Chunk{
 		Offset:     e.Offset,
 		FileOffset: e.ChunkOffset,
@@ -125,57 +284,4 @@ func chunkOf(e toc.Entry) Chunk {
 		Digest:     e.ChunkDigest,
 		Zeros:      e.ChunkType == toc.ChunkTypeZeros,
 	}
-}
-
-// finishRanges walks backwards computing each chunk's end and size.
-func finishRanges(items []Item, groupEnd []int64, dataEnd int64) error {
-	next := dataEnd
-	for i := len(items) - 1; i >= 0; i-- {
-		it := &items[i]
-		if len(it.Chunks) == 0 {
-			continue
-		}
-		end := groupEnd[i]
-		if end == 0 {
-			end = next
-		}
-		// The refinement: a multi-chunk file's reg entry knows where its
-		// payload ends, which may be well before the next file's payload.
-		if regEnd := it.Entry.EndOffset; len(it.Chunks) > 1 && regEnd > it.Chunks[len(it.Chunks)-1].Offset && regEnd < end {
-			end = regEnd
-		}
-		var used int64
-		for j := range it.Chunks {
-			c := &it.Chunks[j]
-			if j+1 < len(it.Chunks) {
-				c.End = it.Chunks[j+1].Offset
-			} else {
-				c.End = end
-			}
-			if c.End < c.Offset {
-				return fmt.Errorf("layout: %q chunk %d: range %d..%d ends before it starts", it.Entry.Name, j, c.Offset, c.End)
-			}
-			if c.Size <= 0 {
-				c.Size = it.Entry.Size - used // "the rest of the file"
-			}
-			if c.FileOffset != used {
-				if j == 0 && c.FileOffset == 0 {
-					// fine: the reg entry describes chunk 0
-				} else {
-					return fmt.Errorf("layout: %q chunk %d starts at file offset %d, expected %d", it.Entry.Name, j, c.FileOffset, used)
-				}
-			}
-			c.FileOffset = used
-			used += c.Size
-			if c.Size <= 0 || used > it.Entry.Size {
-				return fmt.Errorf("layout: %q: chunk sizes exceed the file size %d", it.Entry.Name, it.Entry.Size)
-			}
-		}
-		if used != it.Entry.Size {
-			return fmt.Errorf("layout: %q: chunks cover %d of %d bytes", it.Entry.Name, used, it.Entry.Size)
-		}
-		// Chunks of one file never touch one another's frames in reverse.
-		next = it.Chunks[0].Offset
-	}
-	return nil
 }

@@ -39,7 +39,7 @@ func TestRangesDecodeToFileContents(t *testing.T) {
 	tarBytes := testutil.TarBytes(t, testutil.RichTree(5))
 	l := testutil.ZstdChunked(t, tarBytes)
 	raw, dataEnd := testutil.TOC(t, l)
-	items, err := Build(toc.NewDecoder(bytes.NewReader(raw)), Options{DataEnd: dataEnd})
+	items, err := build(toc.NewDecoder(bytes.NewReader(raw)), Options{DataEnd: dataEnd})
 	require.NoError(t, err)
 	want := contents(t, tarBytes)
 
@@ -98,7 +98,7 @@ func TestLastChunkEndsAtEndOffset(t *testing.T) {
 	{"type":"dir","name":"d/"},
 	{"type":"reg","name":"b","size":5,"offset":400,"endOffset":450}
 	]}`
-	items, err := Build(toc.NewDecoder(strings.NewReader(doc)), Options{DataEnd: 1000})
+	items, err := build(toc.NewDecoder(strings.NewReader(doc)), Options{DataEnd: 1000})
 	require.NoError(t, err)
 	require.Len(t, items, 3)
 	assert.Equal(t, []Chunk{
@@ -116,7 +116,7 @@ func TestEStargzStyleRestOfFileAndSkip(t *testing.T) {
 	{"type":"chunk","name":"a","offset":300,"chunkOffset":20,"chunkDigest":"sha256:cc"},
 	{"type":"reg","name":"b","size":5,"offset":400,"chunkDigest":"sha256:dd"}
 	]}`
-	items, err := Build(toc.NewDecoder(strings.NewReader(doc)), Options{DataEnd: 500, Skip: map[string]bool{".prefetch.landmark": true}})
+	items, err := build(toc.NewDecoder(strings.NewReader(doc)), Options{DataEnd: 500, Skip: map[string]bool{".prefetch.landmark": true}})
 	require.NoError(t, err)
 	require.Len(t, items, 2)
 	assert.Equal(t, Chunk{Offset: 300, End: 400, FileOffset: 20, Size: 5, Digest: "sha256:cc"}, items[0].Chunks[2], "size 0 means the rest")
@@ -137,9 +137,26 @@ func TestBadLayouts(t *testing.T) {
 	}
 	for name, doc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := Build(toc.NewDecoder(strings.NewReader(doc)), Options{DataEnd: 100})
+			_, err := build(toc.NewDecoder(strings.NewReader(doc)), Options{DataEnd: 100})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "layout")
 		})
 	}
+}
+
+// build runs Build and reads every item back.
+func build(dec *toc.Decoder, opts Options) ([]Item, error) {
+	l, err := Build(dec, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = l.Close() }()
+	var items []Item
+	s := l.Scan()
+	for s.Next() {
+		it := *s.Item()
+		it.Chunks = append([]Chunk(nil), it.Chunks...)
+		items = append(items, it)
+	}
+	return items, s.Err()
 }
