@@ -73,7 +73,26 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context, reg *
 		return decline(d, loaded, convertImages, states.Because(states.CodeNoTarSplit,
 			"the TOC has no tar-split, so the layer cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
 	}
+	if err := d.checkLayoutSpace(loaded); err != nil {
+		return err
+	}
 	reg.openIndex()
+	return nil
+}
+
+// checkLayoutSpace runs the temp-space check (code temp-space-short) for
+// the layout ApplyDiff writes beside the spools: its compact records are
+// smaller than the TOC JSON they come from, so the TOC's size bounds it.
+func (d *Differ) checkLayoutSpace(loaded metadataLoaded) error {
+	err := spool.CheckFree(d.ctx.TempDir(), loaded.layer.summary.TOCUncompressedSize)
+	var space *spool.NoSpaceError
+	if errors.As(err, &space) {
+		return decline(d, loaded, d.ctx.PullOptions().ConvertImages, states.Because(states.CodeTempSpaceShort,
+			"after the metadata, %s (the layout of the entries)", space.Error()), err)
+	}
+	if err != nil {
+		return fail(d, loaded, err)
+	}
 	return nil
 }
 
@@ -115,7 +134,11 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 	case err != nil: // rule "bad-metadata"
 		return fail(d, from, fmt.Errorf("loading eStargz metadata: %w", err))
 	}
-	if _, err := d.loaded(estargzMeta{meta}, reg, "eStargz TOC verified"); err != nil {
+	loaded, err := d.loaded(estargzMeta{meta}, reg, "eStargz TOC verified")
+	if err != nil {
+		return err
+	}
+	if err := d.checkLayoutSpace(loaded); err != nil {
 		return err
 	}
 	reg.openIndex()

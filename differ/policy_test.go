@@ -130,11 +130,7 @@ func TestTempSpaceShortFallsBack(t *testing.T) {
 	need := ann.TOC.UncompressedLength + ann.TarSplit.UncompressedLength
 	require.Greater(t, need, uint64(2*4096), "the layer's metadata must be larger than what is left free")
 
-	// Fill the tmpfs but for one page.
-	var st unix.Statfs_t
-	require.NoError(t, unix.Statfs(tmp, &st))
-	filler := make([]byte, (st.Bavail-1)*uint64(st.Bsize))
-	require.NoError(t, os.WriteFile(tmp+"/filler", filler, 0o600))
+	fillLeaving(t, tmp, 4096)
 
 	for _, pull := range []dcontext.PullOptions{enabled, {EnablePartialImages: true, ConvertImages: true}} {
 		src := testutil.NewSource(l.Blob)
@@ -151,6 +147,48 @@ func TestTempSpaceShortFallsBack(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, left, 1, "only the filler")
 	}
+}
+
+// fillLeaving fills the file system of dir with a file "filler" so that
+// about free bytes stay available.
+func fillLeaving(t *testing.T, dir string, free uint64) {
+	t.Helper()
+	var st unix.Statfs_t
+	require.NoError(t, unix.Statfs(dir, &st))
+	avail := st.Bavail * uint64(st.Bsize)
+	require.Greater(t, avail, free)
+	require.NoError(t, os.WriteFile(dir+"/filler", make([]byte, avail-free), 0o600))
+}
+
+// Room for the spooled TOC and tar-split but not for the layout ApplyDiff
+// writes from them: the same fallback, decided after the load, before
+// anything is staged.
+func TestTempSpaceShortForTheLayout(t *testing.T) {
+	testutil.RequireOverlay(t)
+	tmp := t.TempDir()
+	require.NoError(t, unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=2m"))
+	t.Cleanup(func() { _ = unix.Unmount(tmp, unix.MNT_DETACH) })
+
+	l := zstdLayer(t)
+	ann, err := zstdchunked.ParseAnnotations(l.Annotations)
+	require.NoError(t, err)
+	spools := ann.TOC.UncompressedLength + ann.TarSplit.UncompressedLength
+	require.Greater(t, ann.TOC.UncompressedLength, uint64(4*4096))
+	fillLeaving(t, tmp, spools+2*4096+ann.TOC.UncompressedLength/2)
+
+	d, err := New(t.Context(), Layer{Digest: l.Digest, Size: l.Size(), Annotations: l.Annotations, Source: testutil.NewSource(l.Blob)},
+		Config{Pull: &enabled, TempDir: tmp})
+	require.NotNil(t, d)
+	var fb *FallbackError
+	require.ErrorAs(t, err, &fb)
+	assert.Equal(t, states.CodeTempSpaceShort, fb.Reason.Code)
+	assert.Contains(t, err.Error(), "layout")
+	h := d.Dump().History
+	assert.Equal(t, states.MetadataLoaded, h[len(h)-1].From, "decided once the metadata was spooled")
+	require.NoError(t, d.Close())
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Len(t, left, 1, "only the filler")
 }
 
 // A TOC over maxStoredTOC is not handed to the store as big data (the
