@@ -7,6 +7,9 @@ package report
 type Result struct {
 	Differ string `json:"differ"` // "ours" or "upstream"
 	State  string `json:"state,omitempty"`
+	// FellBack: the differ declined and the layer was downloaded whole
+	// and applied with PutLayer, as c/image does.
+	FellBack bool `json:"fell_back,omitempty"`
 
 	// Timed span: NewDiffer through ApplyStagedLayer.
 	WallS float64 `json:"wall_s"`

@@ -22,6 +22,9 @@ import (
 type pulled struct {
 	differ graphdriver.Differ
 	layer  *storage.Layer
+	// fellBack: the differ declined and the layer was downloaded whole,
+	// as c/image does.
+	fellBack bool
 }
 
 // pull does what c/image does for a partial pull: NewDiffer (without any
@@ -37,6 +40,14 @@ func pull(ctx context.Context, store storage.Store, which string, dgst digest.Di
 	} else {
 		p.differ, err = chunked.NewDiffer(ctx, store, dgst, size, ann, src)
 	}
+	if err != nil && isFallback(err) {
+		if p.differ == nil {
+			p.differ = nopDiffer{}
+		}
+		p.fellBack = true
+		p.layer, err = ordinary(store, dgst, size, src, parent)
+		return p, err
+	}
 	if err != nil {
 		p.differ = nopDiffer{}
 		return p, fmt.Errorf("%s NewDiffer: %w", which, err)
@@ -45,6 +56,11 @@ func pull(ctx context.Context, store storage.Store, which string, dgst digest.Di
 	if err != nil {
 		if out != nil {
 			_ = store.CleanupStagedLayer(out)
+		}
+		if isFallback(err) {
+			p.fellBack = true
+			p.layer, err = ordinary(store, dgst, size, src, parent)
+			return p, err
 		}
 		return p, fmt.Errorf("%s PrepareStagedLayer: %w", which, err)
 	}

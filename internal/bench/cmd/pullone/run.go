@@ -94,6 +94,7 @@ func run(ctx context.Context, cfg config) (report.Result, error) {
 		err = perr
 	}
 	res.State = p.state() // before Close, which moves ours to closed
+	res.FellBack = p.fellBack
 	res.Reuse = p.reuse()
 	t1 := time.Now()
 	if cerr := p.differ.Close(); cerr != nil && err == nil {
