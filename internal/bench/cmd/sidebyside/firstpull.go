@@ -242,6 +242,9 @@ func template(out, pullone string, layers []fpLayer, tr *trash) (string, float64
 	return root, res.Seconds, os.WriteFile(ready, stdout.Bytes(), 0o644)
 }
 
+// minFree is the free space a pair of pulls into a copied store needs.
+const minFree = 4 << 30
+
 // fpRunner runs the pairs of pulls.
 type fpRunner struct {
 	pullone     string
@@ -265,6 +268,13 @@ func (fr *fpRunner) pair(side string, n int, template string, extra ...[]string)
 		return res, err
 	}
 	if template != "" {
+		// Copies pile up in the trash until the end (about 1.3 GiB per
+		// pair into the 20-layer store): stop before the disk fills,
+		// which would fail the other users of this machine too.
+		var st unix.Statfs_t
+		if err := unix.Statfs(fr.stores, &st); err == nil && int64(st.Bavail)*st.Bsize < minFree {
+			return res, fmt.Errorf("less than %d GiB free under %s: delete the trash (or run without --keep-trash) first", minFree>>30, fr.stores)
+		}
 		cp := exec.Command("cp", "-a", "--", template, root)
 		cp.Stderr = os.Stderr
 		if err := cp.Run(); err != nil {
