@@ -105,14 +105,7 @@ func (c FirstPullCell) WallMet() bool {
 // medians, then every run.
 func (s FirstPullSection) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n### %s\n\n", beginMarker(s.Key), s.Title)
-	fmt.Fprintf(&b, "```sh\n%s\n```\n\n", s.Command)
-	fmt.Fprintf(&b, "- date: %s\n", s.Date)
-	fmt.Fprintf(&b, "- machine: %d CPUs (%s), kernel %s, %s, stores on %s\n",
-		s.Machine.NProc, s.Machine.CPU, s.Machine.Kernel, s.Machine.GoVersion, s.Machine.Fs)
-	if s.Revision != "" {
-		fmt.Fprintf(&b, "- code: %s\n", s.Revision)
-	}
+	writeHeader(&b, s.Key, s.Title, s.Command, s.Date, s.Machine, s.Revision)
 	for _, l := range s.Setup {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}

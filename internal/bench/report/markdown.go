@@ -36,17 +36,23 @@ type Section struct {
 func beginMarker(key string) string { return "<!-- sidebyside:" + key + ":begin -->" }
 func endMarker(key string) string   { return "<!-- sidebyside:" + key + ":end -->" }
 
+// writeHeader writes what every section starts with: its begin marker,
+// title, command, date, machine and code revision.
+func writeHeader(b *strings.Builder, key, title, command, date string, m Machine, revision string) {
+	fmt.Fprintf(b, "%s\n### %s\n\n", beginMarker(key), title)
+	fmt.Fprintf(b, "```sh\n%s\n```\n\n", command)
+	fmt.Fprintf(b, "- date: %s\n", date)
+	fmt.Fprintf(b, "- machine: %d CPUs (%s), kernel %s, %s, stores on %s\n",
+		m.NProc, m.CPU, m.Kernel, m.GoVersion, m.Fs)
+	if revision != "" {
+		fmt.Fprintf(b, "- code: %s\n", revision)
+	}
+}
+
 // Markdown renders the section, markers included.
 func (s Section) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n### %s\n\n", beginMarker(s.Key), s.Title)
-	fmt.Fprintf(&b, "```sh\n%s\n```\n\n", s.Command)
-	fmt.Fprintf(&b, "- date: %s\n", s.Date)
-	fmt.Fprintf(&b, "- machine: %d CPUs (%s), kernel %s, %s, stores on %s\n",
-		s.Machine.NProc, s.Machine.CPU, s.Machine.Kernel, s.Machine.GoVersion, s.Machine.Fs)
-	if s.Revision != "" {
-		fmt.Fprintf(&b, "- code: %s\n", s.Revision)
-	}
+	writeHeader(&b, s.Key, s.Title, s.Command, s.Date, s.Machine, s.Revision)
 	fmt.Fprintf(&b, "- layer: %s\n", s.Layer)
 	fmt.Fprintf(&b, "- runs: %d per differ, alternated, each in its own process and fresh store, after %d discarded warm-up run(s) per differ\n", s.Rounds, s.Warmup)
 	if s.DiffIDOK {

@@ -79,23 +79,11 @@ type fpLayer struct {
 
 func runFirstPull(o options, command string) (err error) {
 	fo := o.firstPull
-	out, err := filepath.Abs(o.out)
+	out, tr, err := openOut(o)
 	if err != nil {
 		return err
 	}
-	if err := fence(out); err != nil {
-		return err
-	}
-	tr := &trash{dir: filepath.Join(out, "trash")}
-	defer func() {
-		if o.keepTrash {
-			return
-		}
-		logf("deleting old stores")
-		if terr := tr.empty(); terr != nil && err == nil {
-			err = terr
-		}
-	}()
+	defer emptyTrash(o, tr, &err)
 
 	ensure := func(s layer.Spec) (fpLayer, error) {
 		name, _ := s.Name()
@@ -304,32 +292,8 @@ func (fr *fpRunner) pair(side string, n int, template string, extra ...[]string)
 }
 
 func (fr *fpRunner) pull(side, root string, u fpLayer, extra []string) (report.Result, error) {
-	args := []string{
-		"--differ", side, "--root", root,
-		"--blob", u.files.Blob(), "--annotations", u.files.Annotations(), "--blob-digest", u.meta.BlobDigest.String(),
-	}
-	keys := make([]string, 0, len(fr.pullOptions))
-	for k := range fr.pullOptions {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		args = append(args, "--pull-option", k+"="+fr.pullOptions[k])
-	}
-	args = append(args, extra...)
-	unix.Sync()
-	time.Sleep(fr.pause)
-	var stdout bytes.Buffer
-	cmd := exec.Command(fr.pullone, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
-	var res report.Result
-	if err := cmd.Run(); err != nil {
-		return res, fmt.Errorf("pullone %s: %w", side, err)
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return res, fmt.Errorf("pullone %s output %q: %w", side, stdout.String(), err)
-	}
-	return res, nil
+	args := pulloneArgs(side, root, u.files, u.meta, fr.pullOptions)
+	return runPullone(fr.pullone, side, append(args, extra...), fr.pause)
 }
 
 // evict drops the store's file data from the page cache (clean after

@@ -14,25 +14,37 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/bench/report"
 )
 
-func run(o options, command string) (err error) {
+// openOut resolves the output directory, fences it and returns its trash.
+// Call emptyTrash deferred: old stores are deleted only once nothing is left
+// to measure.
+func openOut(o options) (string, *trash, error) {
 	out, err := filepath.Abs(o.out)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := fence(out); err != nil {
+		return "", nil, err
+	}
+	return out, &trash{dir: filepath.Join(out, "trash")}, nil
+}
+
+// emptyTrash deletes the old stores unless --keep-trash, keeping *err.
+func emptyTrash(o options, tr *trash, err *error) {
+	if o.keepTrash {
+		return
+	}
+	logf("deleting old stores")
+	if terr := tr.empty(); terr != nil && *err == nil {
+		*err = terr
+	}
+}
+
+func run(o options, command string) (err error) {
+	out, tr, err := openOut(o)
 	if err != nil {
 		return err
 	}
-	if err := fence(out); err != nil {
-		return err
-	}
-	tr := &trash{dir: filepath.Join(out, "trash")}
-	defer func() {
-		if o.keepTrash {
-			return
-		}
-		// Only now, with nothing left to measure.
-		logf("deleting old stores")
-		if terr := tr.empty(); terr != nil && err == nil {
-			err = terr
-		}
-	}()
+	defer emptyTrash(o, tr, &err)
 
 	spec := layer.Spec{Kind: o.layer, GoRoot: o.goroot, Files: o.files, MiB: o.mib, Format: o.format, UpdateSeed: o.update}
 	logf("layer %s: building or loading from %s", o.layer, out)

@@ -39,37 +39,46 @@ type baseLayer struct {
 func (r *runner) pull(side string, extra ...string) (report.Result, error) {
 	r.seq++
 	root := filepath.Join(r.stores, fmt.Sprintf("%02d-%s", r.seq, side))
+	args := pulloneArgs(side, root, r.layer, r.meta, r.pullOptions)
+	if b := r.base; b != nil {
+		args = append(args, "--parent-blob", b.files.Blob(), "--parent-annotations", b.files.Annotations(), "--parent-digest", b.meta.BlobDigest.String())
+	}
+	res, runErr := runPullone(r.pullone, side, append(args, extra...), r.pause)
+	if err := r.trash.moveAside(root); err != nil && runErr == nil {
+		runErr = err
+	}
+	return res, runErr
+}
+
+// pulloneArgs are the arguments of one pull of blob f (described by m) by
+// side into root, pull options in a stable order.
+func pulloneArgs(side, root string, f layer.Files, m layer.Meta, pullOptions map[string]string) []string {
 	args := []string{
 		"--differ", side, "--root", root,
-		"--blob", r.layer.Blob(), "--annotations", r.layer.Annotations(), "--blob-digest", r.meta.BlobDigest.String(),
+		"--blob", f.Blob(), "--annotations", f.Annotations(), "--blob-digest", m.BlobDigest.String(),
 	}
-	keys := make([]string, 0, len(r.pullOptions))
-	for k := range r.pullOptions {
+	keys := make([]string, 0, len(pullOptions))
+	for k := range pullOptions {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		args = append(args, "--pull-option", k+"="+r.pullOptions[k])
+		args = append(args, "--pull-option", k+"="+pullOptions[k])
 	}
-	if b := r.base; b != nil {
-		args = append(args, "--parent-blob", b.files.Blob(), "--parent-annotations", b.files.Annotations(), "--parent-digest", b.meta.BlobDigest.String())
-	}
-	args = append(args, extra...)
+	return args
+}
 
-	// Settle the previous run's writeback, so it is not billed to this one.
+// runPullone runs pullone once, after settling the previous run's writeback
+// (so it is not billed to this one) and pausing, and decodes its result.
+func runPullone(pullone, side string, args []string, pause time.Duration) (report.Result, error) {
 	unix.Sync()
-	time.Sleep(r.pause)
-
+	time.Sleep(pause)
 	var stdout bytes.Buffer
-	cmd := exec.Command(r.pullone, args...)
+	cmd := exec.Command(pullone, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
-	runErr := cmd.Run()
-	if err := r.trash.moveAside(root); err != nil && runErr == nil {
-		runErr = err
-	}
 	var res report.Result
-	if runErr != nil {
-		return res, fmt.Errorf("pullone %s: %w", side, runErr)
+	if err := cmd.Run(); err != nil {
+		return res, fmt.Errorf("pullone %s: %w", side, err)
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		return res, fmt.Errorf("pullone %s output %q: %w", side, stdout.String(), err)
