@@ -97,32 +97,39 @@ func TestApplyDiffEndsOnCancel(t *testing.T) {
 		"all sent, never closed": {testutil.FromCall(2, testutil.NeverClose())},
 		"call never answered":    {testutil.FromCall(2, testutil.StallCall())},
 	} {
-		t.Run(name, func(t *testing.T) {
-			testutil.WaitNoGoroutines(t)
-			src := testutil.NewSource(layer.Blob, opts...)
-			store := testutil.NewOverlayStore(t, partial)
-			var d *Differ
-			var target string
-			err := runCancelled(t, src, 2, func(ctx context.Context) error {
-				var err error
-				d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
-				if err != nil {
-					return err
-				}
-				return stageAndClean(t, store, d, &target)
-			})
-			require.Error(t, err)
-			assert.ErrorIs(t, err, context.Canceled)
-			assert.Equal(t, states.Failed, d.State())
-			require.NotEmpty(t, target)
-			_, serr := os.Stat(target)
-			assert.True(t, errors.Is(serr, os.ErrNotExist), "no staging dir left")
-			require.NoError(t, d.Close())
-			testutil.WaitNoGoroutines(t, stalledInSource...)
-			src.Release()
-			testutil.WaitNoGoroutines(t)
-		})
+		t.Run(name, func(t *testing.T) { stageEndsOnCancel(t, layer, partial, 2, opts) })
 	}
+}
+
+// stageEndsOnCancel pulls layer through the store (NewDiffer, then
+// PrepareStagedLayer), cancels once the source has received calls calls,
+// and checks that the pull failed with the cancellation, left no staging
+// dir, and no goroutine of ours after Close.
+func stageEndsOnCancel(t *testing.T, layer testutil.Layer, pull map[string]string, calls int, opts []testutil.SourceOption) {
+	t.Helper()
+	testutil.WaitNoGoroutines(t)
+	src := testutil.NewSource(layer.Blob, opts...)
+	store := testutil.NewOverlayStore(t, pull)
+	var d *Differ
+	var target string
+	err := runCancelled(t, src, calls, func(ctx context.Context) error {
+		var err error
+		d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
+		if err != nil {
+			return err
+		}
+		return stageAndClean(t, store, d, &target)
+	})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, states.Failed, d.State())
+	require.NotEmpty(t, target)
+	_, serr := os.Stat(target)
+	assert.True(t, errors.Is(serr, os.ErrNotExist), "no staging dir left")
+	require.NoError(t, d.Close())
+	testutil.WaitNoGoroutines(t, stalledInSource...)
+	src.Release()
+	testutil.WaitNoGoroutines(t)
 }
 
 // stageAndClean runs PrepareStagedLayer and, as c/image does, cleans the
@@ -149,30 +156,6 @@ func TestConvertEndsOnCancel(t *testing.T) {
 		"call never answered": {testutil.StallCall()},
 		"stalled stream":      {testutil.Stall(-1, false)},
 	} {
-		t.Run(name, func(t *testing.T) {
-			testutil.WaitNoGoroutines(t)
-			src := testutil.NewSource(layer.Blob, opts...)
-			store := testutil.NewOverlayStore(t, partialConvert)
-			var d *Differ
-			var target string
-			err := runCancelled(t, src, 1, func(ctx context.Context) error {
-				var err error
-				d, err = OpenWithStore(ctx, store, layer.Digest, layer.Size(), layer.Annotations, src)
-				if err != nil {
-					return err
-				}
-				return stageAndClean(t, store, d, &target)
-			})
-			require.Error(t, err)
-			assert.ErrorIs(t, err, context.Canceled)
-			assert.Equal(t, states.Failed, d.State())
-			require.NotEmpty(t, target)
-			_, serr := os.Stat(target)
-			assert.True(t, errors.Is(serr, os.ErrNotExist), "no staging dir left")
-			require.NoError(t, d.Close())
-			testutil.WaitNoGoroutines(t, stalledInSource...)
-			src.Release()
-			testutil.WaitNoGoroutines(t)
-		})
+		t.Run(name, func(t *testing.T) { stageEndsOnCancel(t, layer, partialConvert, 1, opts) })
 	}
 }

@@ -76,20 +76,22 @@ func editAnnotations(kv ...string) func(t *testing.T) testutil.Layer {
 // hugeTOC announces a TOC larger than the limit, at a position that is valid
 // otherwise, so only the limit can decide.
 func hugeTOC(t *testing.T) testutil.Layer {
+	return announceTOCSize(t, dcontext.DefaultMaxTOCSize+1)
+}
+
+// announceTOCSize is the rich layer with its TOC annotated as inflating to
+// ulen bytes, all else as written.
+func announceTOCSize(t *testing.T, ulen uint64) testutil.Layer {
 	l := zstdLayer(t)
-	var off, length, ulen, typ uint64
-	_, err := fmt.Sscanf(l.Annotations[annTOCPosition], "%d:%d:%d:%d", &off, &length, &ulen, &typ)
+	var off, length, was, typ uint64
+	_, err := fmt.Sscanf(l.Annotations[annTOCPosition], "%d:%d:%d:%d", &off, &length, &was, &typ)
 	require.NoError(t, err)
-	return editAnnotations(annTOCPosition, fmt.Sprintf("%d:%d:%d:%d", off, length, uint64(dcontext.DefaultMaxTOCSize+1), typ))(t)
+	return editAnnotations(annTOCPosition, fmt.Sprintf("%d:%d:%d:%d", off, length, ulen, typ))(t)
 }
 
 // tooLargeTOC announces a TOC over the disk bound of policy stream.
 func tooLargeTOC(t *testing.T) testutil.Layer {
-	l := zstdLayer(t)
-	var off, length, ulen, typ uint64
-	_, err := fmt.Sscanf(l.Annotations[annTOCPosition], "%d:%d:%d:%d", &off, &length, &ulen, &typ)
-	require.NoError(t, err)
-	return editAnnotations(annTOCPosition, fmt.Sprintf("%d:%d:%d:%d", off, length, uint64(dcontext.DefaultMaxTarSplitSize+1), typ))(t)
+	return announceTOCSize(t, dcontext.DefaultMaxTarSplitSize+1)
 }
 
 // withoutTarSplit rewrites the TOC without its tarSplitDigest: a layer whose

@@ -119,10 +119,7 @@ func TestStreamedMetadataFailsCleanly(t *testing.T) {
 // is spooled: a fallback (an ordinary pull may still work, so even with
 // convert_images), its reason naming the dir, and nothing written there.
 func TestTempSpaceShortFallsBack(t *testing.T) {
-	testutil.RequireOverlay(t) // root, to mount a small tmpfs
-	tmp := t.TempDir()
-	require.NoError(t, unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=1m"))
-	t.Cleanup(func() { _ = unix.Unmount(tmp, unix.MNT_DETACH) })
+	tmp := smallTmpfs(t, "1m")
 
 	l := zstdLayer(t)
 	ann, err := zstdchunked.ParseAnnotations(l.Annotations)
@@ -149,6 +146,17 @@ func TestTempSpaceShortFallsBack(t *testing.T) {
 	}
 }
 
+// smallTmpfs mounts a tmpfs of size (needs root, as the store tests do)
+// for the test's duration and returns its path.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	testutil.RequireOverlay(t)
+	dir := t.TempDir()
+	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size))
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
 // fillLeaving fills the file system of dir with a file "filler" so that
 // about free bytes stay available.
 func fillLeaving(t *testing.T, dir string, free uint64) {
@@ -164,10 +172,7 @@ func fillLeaving(t *testing.T, dir string, free uint64) {
 // writes from them: the same fallback, decided after the load, before
 // anything is staged.
 func TestTempSpaceShortForTheLayout(t *testing.T) {
-	testutil.RequireOverlay(t)
-	tmp := t.TempDir()
-	require.NoError(t, unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=2m"))
-	t.Cleanup(func() { _ = unix.Unmount(tmp, unix.MNT_DETACH) })
+	tmp := smallTmpfs(t, "2m")
 
 	l := zstdLayer(t)
 	ann, err := zstdchunked.ParseAnnotations(l.Annotations)

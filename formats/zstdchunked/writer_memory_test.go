@@ -10,7 +10,6 @@ import (
 	"math/rand"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,19 +96,8 @@ func streamPeak(t *testing.T, size int64) int64 {
 	tarHash := sha256.New()
 	in := io.TeeReader(io.MultiReader(&hdr, &sparseish{left: size, patternEnd: size / 4, noise: noise}, bytes.NewReader(make([]byte, 1024))), tarHash)
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	stop := make(chan struct{})
-	peakC := heapPeak(stop)
-	var once sync.Once
-	defer once.Do(func() { close(stop) })
-
 	var out countingDiscard
-	res, err := Compress(&out, in)
-	once.Do(func() { close(stop) })
-	peak := <-peakC
+	res, base, peak, err := compressMeasured(&out, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +108,20 @@ func streamPeak(t *testing.T, size int64) int64 {
 	t.Logf("%d MiB file -> %d-byte blob, %d TOC entries; heap in use peaked %.1f MiB above the %.1f MiB baseline",
 		size>>20, out.n, res.Entries, float64(grew)/(1<<20), float64(base)/(1<<20))
 	return grew
+}
+
+// compressMeasured runs Compress and returns, besides its result, HeapInuse
+// after a GC before it started and the highest HeapInuse seen while it ran.
+func compressMeasured(dst io.Writer, r io.Reader, opts ...WriterOption) (res *Result, base, peak uint64, err error) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base = ms.HeapInuse
+	stop := make(chan struct{})
+	peakC := heapPeak(stop)
+	res, err = Compress(dst, r, opts...)
+	close(stop)
+	return res, base, <-peakC, err
 }
 
 type countingDiscard struct{ n int64 }
@@ -163,16 +165,8 @@ func entriesPeak(t *testing.T, n int) int64 {
 		}
 		pw.CloseWithError(tw.Close())
 	}()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	stop := make(chan struct{})
-	peakC := heapPeak(stop)
 	var out countingDiscard
-	res, err := Compress(&out, pr, WithTempDir(t.TempDir()), WithoutCompression())
-	close(stop)
-	peak := <-peakC
+	res, base, peak, err := compressMeasured(&out, pr, WithTempDir(t.TempDir()), WithoutCompression())
 	if err != nil {
 		t.Fatal(err)
 	}
