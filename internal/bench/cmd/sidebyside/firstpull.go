@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -159,23 +158,7 @@ func runFirstPull(o options, command string) (err error) {
 	}
 
 	sec, problems := firstPullSection(o, command, out, ordinary, updates, putSeconds, results)
-	md := sec.Markdown()
-	fmt.Print(md)
-	if o.doc != "" {
-		if err := writeSection(o.doc, sec.Key, md); err != nil {
-			return err
-		}
-		logf("wrote %s", o.doc)
-	}
-	if o.profileDir != "" {
-		if err := fr.profile(o.profileDir, maxN, templates[maxN]); err != nil {
-			return err
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return publish(o, sec.Key, sec.Markdown(), func() error { return fr.profile(o.profileDir, maxN, templates[maxN]) }, problems)
 }
 
 func sideIndex(side string) int {

@@ -102,16 +102,22 @@ func run(o options, command string) (err error) {
 	}
 
 	sec, problems := section(o, command, out, meta, base, ours, up)
-	md := sec.Markdown()
+	return publish(o, sec.Key, sec.Markdown(), func() error { return profile(r, o.profileDir) }, problems)
+}
+
+// publish prints a section and writes it into --doc, runs the profiled
+// pulls if --profile asks for them, and turns the problems found into the
+// run's error.
+func publish(o options, key, md string, profile func() error, problems []string) error {
 	fmt.Print(md)
 	if o.doc != "" {
-		if err := writeSection(o.doc, sec.Key, md); err != nil {
+		if err := writeSection(o.doc, key, md); err != nil {
 			return err
 		}
 		logf("wrote %s", o.doc)
 	}
 	if o.profileDir != "" {
-		if err := profile(r, o.profileDir); err != nil {
+		if err := profile(); err != nil {
 			return err
 		}
 	}
