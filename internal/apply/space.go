@@ -3,8 +3,7 @@
 package apply
 
 import (
-	"math"
-
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,10 +20,7 @@ func (r *Root) CheckFits(need uint64) error {
 	if err := unix.Fstatfs(r.fd, &st); err != nil {
 		return &EntryError{Name: "/", Op: "statfs", Err: err}
 	}
-	free := st.Bavail * uint64(st.Bsize)
-	if st.Bsize > 0 && st.Bavail > math.MaxUint64/uint64(st.Bsize) {
-		free = math.MaxUint64
-	}
+	free := spool.Available(&st)
 	if need > free {
 		return &TooLargeError{Path: r.path, Need: need, Free: free}
 	}
