@@ -47,19 +47,8 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context, reg *
 		TempDir: c.TempDir(),
 		Limits:  c.Limits(),
 	})
-	var (
-		limit *formats.LimitError
-		space *spool.NoSpaceError
-	)
-	switch {
-	case errors.As(err, &space): // rule "environment", code temp-space-short
-		return decline(d, from, convertImages, states.Because(states.CodeTempSpaceShort, "%s", space.Error()), err)
-	case errors.As(err, &limit): // rule "metadata-too-large"
-		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
-	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
-		return decline(d, from, convertImages, states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
-	case err != nil: // rule "bad-metadata"
-		return fail(d, from, fmt.Errorf("loading zstd:chunked metadata: %w", err))
+	if err != nil {
+		return loadFailed(d, from, convertImages, "zstd:chunked", err)
 	}
 	detail := "zstd:chunked TOC and tar-split verified"
 	if !meta.HasTarSplit() {
@@ -120,19 +109,8 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 		TempDir: c.TempDir(),
 		Limits:  c.Limits(),
 	})
-	var (
-		limit *formats.LimitError
-		space *spool.NoSpaceError
-	)
-	switch {
-	case errors.As(err, &space): // rule "environment", code temp-space-short
-		return decline(d, from, convertImages, states.Because(states.CodeTempSpaceShort, "%s", space.Error()), err)
-	case errors.As(err, &limit): // rule "metadata-too-large"
-		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
-	case errors.Is(err, blob.ErrRangesRefused): // rule "ranges-refused"
-		return decline(d, from, convertImages, states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
-	case err != nil: // rule "bad-metadata"
-		return fail(d, from, fmt.Errorf("loading eStargz metadata: %w", err))
+	if err != nil {
+		return loadFailed(d, from, convertImages, "eStargz", err)
 	}
 	loaded, err := d.loaded(estargzMeta{meta}, reg, "eStargz TOC verified")
 	if err != nil {
@@ -143,6 +121,25 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 	}
 	reg.openIndex()
 	return nil
+}
+
+// loadFailed decides what a failed metadata load means: the rules
+// "environment" (code temp-space-short), "metadata-too-large" and
+// "ranges-refused" decline; anything else is "bad-metadata".
+func loadFailed(d *Differ, from uninitialized, convertImages bool, format string, err error) error {
+	var (
+		limit *formats.LimitError
+		space *spool.NoSpaceError
+	)
+	switch {
+	case errors.As(err, &space):
+		return decline(d, from, convertImages, states.Because(states.CodeTempSpaceShort, "%s", space.Error()), err)
+	case errors.As(err, &limit):
+		return decline(d, from, convertImages, states.Because(states.CodeMetadataTooLarge, "%s", limit.Error()), err)
+	case errors.Is(err, blob.ErrRangesRefused):
+		return decline(d, from, convertImages, states.Because(states.CodeRangesRefused, "the source refused the metadata range request"), err)
+	}
+	return fail(d, from, fmt.Errorf("loading %s metadata: %w", format, err))
 }
 
 // loaded moves uninitialized → metadata-loaded with a registry origin.
