@@ -112,15 +112,9 @@ func runFirstPull(o options, command string) (err error) {
 		}
 	}
 
-	o.revision = revision(o.rev)
-	if o.pullone != "" {
-		o.revision = "prebuilt " + o.pullone
-	}
-	pullone := o.pullone
-	if pullone == "" {
-		if pullone, err = buildPullone(out, o.rev); err != nil {
-			return err
-		}
+	pullone, err := preparePullone(&o, out)
+	if err != nil {
+		return err
 	}
 	templates := map[int]string{}
 	var putSeconds = map[int]float64{}

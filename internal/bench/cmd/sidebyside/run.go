@@ -14,6 +14,17 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/bench/report"
 )
 
+// preparePullone returns the pullone binary to run (--pullone, or built
+// from --rev or the working tree) and records in o which code it is.
+func preparePullone(o *options, out string) (string, error) {
+	o.revision = revision(o.rev)
+	if o.pullone != "" {
+		o.revision = "prebuilt " + o.pullone
+		return o.pullone, nil
+	}
+	return buildPullone(out, o.rev)
+}
+
 // openOut resolves the output directory, fences it and returns its trash.
 // Call emptyTrash deferred: old stores are deleted only once nothing is left
 // to measure.
@@ -62,15 +73,9 @@ func run(o options, command string) (err error) {
 		base = &baseLayer{files: bf, meta: bm}
 	}
 	tr.settle(o.settle, logf)
-	o.revision = revision(o.rev)
-	if o.pullone != "" {
-		o.revision = "prebuilt " + o.pullone
-	}
-	pullone := o.pullone
-	if pullone == "" {
-		if pullone, err = buildPullone(out, o.rev); err != nil {
-			return err
-		}
+	pullone, err := preparePullone(&o, out)
+	if err != nil {
+		return err
 	}
 	stores := filepath.Join(out, "stores", time.Now().Format("20060102-150405"))
 	r := &runner{pullone: pullone, stores: stores, trash: tr, layer: files, meta: meta, base: base, pullOptions: o.pullOpts, pause: o.pause}
