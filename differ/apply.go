@@ -11,7 +11,6 @@ import (
 	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
-	"github.com/chunkdiff/chunkdiff/internal/layout"
 	"github.com/opencontainers/go-digest"
 	graphdriver "go.podman.io/storage/drivers"
 	"go.podman.io/storage/pkg/archive"
@@ -85,18 +84,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		return out, fail(d, p, err)
 	}
-	dec, err := layer.meta.Entries()
-	if err != nil {
-		return out, fail(d, p, err)
-	}
-	lopts := layer.meta.layout()
-	lopts.TempDir = c.TempDir()
-	lay, err := layout.Build(dec, lopts)
-	if err != nil {
-		return out, fail(d, p, err)
-	}
-	defer func() { _ = lay.Close() }() // an unlinked temp file, read until the layer is staged
-	pl, err := newPlan(lay, layer.origin.verifyContents())
+	pl, err := newPlan(layer.layout, layer.origin.verifyContents())
 	if err != nil {
 		return out, fail(d, p, err)
 	}

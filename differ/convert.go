@@ -6,6 +6,7 @@ import (
 
 	"github.com/chunkdiff/chunkdiff/convert"
 	"github.com/chunkdiff/chunkdiff/differ/states"
+	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/source"
@@ -43,20 +44,26 @@ func (d *Differ) convert(p convertPending, dest string, differOpts *graphdriver.
 		return metadataLoaded{}, fail(d, p, fmt.Errorf("convert_images: %w", err))
 	}
 	src := source.NewReaderAt(local.File, local.Size)
-	meta, err := zstdchunked.Load(ctx, seekable.From(src), local.Size, local.Annotations, zstdchunked.Options{
-		TempDir: dir, Uncompressed: true, Limits: c.Limits(),
+	m, lay, err := loadWithLayout(dir, func(sink toc.Sink) (metadata, error) {
+		meta, err := zstdchunked.Load(ctx, seekable.From(src), local.Size, local.Annotations, zstdchunked.Options{
+			TempDir: dir, Uncompressed: true, Limits: c.Limits(), Sink: sink,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return zstdMeta{meta}, nil
 	})
 	if err != nil {
 		_ = local.Close()
 		return metadataLoaded{}, fail(d, p, fmt.Errorf("convert_images: loading the converted layer: %w", err))
 	}
-	m := zstdMeta{meta}
 	summary := m.summary()
 	reason := states.Reason{Detail: fmt.Sprintf("downloaded the whole %s blob (%d bytes) and converted it locally, because %s",
 		local.Compression, local.BlobBytes, p.reason)}
 	sizes := map[string]int64{"blob_bytes": local.BlobBytes, "tar_bytes": local.TarSize, "entries": int64(summary.Entries)}
 	next := metadataLoaded{layer: loadedLayer{
 		meta:    m,
+		layout:  lay,
 		origin:  &converted{local: local, src: src, reason: p.reason},
 		summary: summary,
 	}}

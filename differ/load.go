@@ -9,8 +9,10 @@ import (
 	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/formats/estargz"
+	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 	"github.com/chunkdiff/chunkdiff/internal/blob"
+	"github.com/chunkdiff/chunkdiff/internal/layout"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
 )
 
@@ -43,45 +45,35 @@ func (d *Differ) loadZstdChunked(ctx context.Context, c *dcontext.Context, reg *
 	if err := ctx.Err(); err != nil {
 		return fail(d, from, fmt.Errorf("loading zstd:chunked metadata: %w", err))
 	}
-	meta, err := zstdchunked.Load(ctx, c.Source(), c.BlobSize(), ann, zstdchunked.Options{
-		TempDir: c.TempDir(),
-		Limits:  c.Limits(),
+	var zm *zstdchunked.Metadata
+	meta, lay, err := loadWithLayout(c.TempDir(), func(sink toc.Sink) (metadata, error) {
+		m, err := zstdchunked.Load(ctx, c.Source(), c.BlobSize(), ann, zstdchunked.Options{
+			TempDir: c.TempDir(),
+			Limits:  c.Limits(),
+			Sink:    sink,
+		})
+		if err != nil {
+			return nil, err
+		}
+		zm = m
+		return zstdMeta{m}, nil
 	})
 	if err != nil {
 		return loadFailed(d, from, convertImages, "zstd:chunked", err)
 	}
 	detail := "zstd:chunked TOC and tar-split verified"
-	if !meta.HasTarSplit() {
+	if !zm.HasTarSplit() {
 		detail = "zstd:chunked TOC verified, no tar-split"
 	}
-	loaded, err := d.loaded(zstdMeta{meta}, reg, detail)
+	loaded, err := d.loaded(meta, lay, reg, detail)
 	if err != nil {
 		return err
 	}
-	if !meta.HasTarSplit() && !c.PullOptions().InsecureAllowUnpredictableImageContents { // rule "no-tar-split"
+	if !zm.HasTarSplit() && !c.PullOptions().InsecureAllowUnpredictableImageContents { // rule "no-tar-split"
 		return decline(d, loaded, convertImages, states.Because(states.CodeNoTarSplit,
 			"the TOC has no tar-split, so the layer cannot be verified without %s", dcontext.KeyInsecureAllow), nil)
 	}
-	if err := d.checkLayoutSpace(loaded); err != nil {
-		return err
-	}
 	reg.openIndex()
-	return nil
-}
-
-// checkLayoutSpace runs the temp-space check (code temp-space-short) for
-// the layout ApplyDiff writes beside the spools: its compact records are
-// smaller than the TOC JSON they come from, so the TOC's size bounds it.
-func (d *Differ) checkLayoutSpace(loaded metadataLoaded) error {
-	err := spool.CheckFree(d.ctx.TempDir(), loaded.layer.summary.TOCUncompressedSize)
-	var space *spool.NoSpaceError
-	if errors.As(err, &space) {
-		return decline(d, loaded, d.ctx.PullOptions().ConvertImages, states.Because(states.CodeTempSpaceShort,
-			"after the metadata, %s (the layout of the entries)", space.Error()), err)
-	}
-	if err != nil {
-		return fail(d, loaded, err)
-	}
 	return nil
 }
 
@@ -105,18 +97,21 @@ func (d *Differ) loadEStargz(ctx context.Context, c *dcontext.Context, reg *regi
 	if err := ctx.Err(); err != nil {
 		return fail(d, from, fmt.Errorf("loading eStargz metadata: %w", err))
 	}
-	meta, err := estargz.Load(ctx, c.Source(), c.BlobSize(), c.TOCDigest(), estargz.Options{
-		TempDir: c.TempDir(),
-		Limits:  c.Limits(),
+	meta, lay, err := loadWithLayout(c.TempDir(), func(sink toc.Sink) (metadata, error) {
+		m, err := estargz.Load(ctx, c.Source(), c.BlobSize(), c.TOCDigest(), estargz.Options{
+			TempDir: c.TempDir(),
+			Limits:  c.Limits(),
+			Sink:    sink,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return estargzMeta{m}, nil
 	})
 	if err != nil {
 		return loadFailed(d, from, convertImages, "eStargz", err)
 	}
-	loaded, err := d.loaded(estargzMeta{meta}, reg, "eStargz TOC verified")
-	if err != nil {
-		return err
-	}
-	if err := d.checkLayoutSpace(loaded); err != nil {
+	if _, err := d.loaded(meta, lay, reg, "eStargz TOC verified"); err != nil {
 		return err
 	}
 	reg.openIndex()
@@ -143,14 +138,14 @@ func loadFailed(d *Differ, from uninitialized, convertImages bool, format string
 }
 
 // loaded moves uninitialized → metadata-loaded with a registry origin.
-func (d *Differ) loaded(m metadata, reg *registry, detail string) (metadataLoaded, error) {
+func (d *Differ) loaded(m metadata, lay *layout.Layout, reg *registry, detail string) (metadataLoaded, error) {
 	summary := m.summary()
 	if l := d.ctx.Limits(); l.Streamed(summary.TOCCompressedSize, summary.TOCUncompressedSize) {
 		// The path PolicyUpstream (and upstream) would not have taken.
 		detail += fmt.Sprintf("; metadata policy %s: the TOC (%d bytes) is over upstream's in-memory limit of %d bytes, so it was streamed to disk instead of falling back",
 			l.MetadataPolicy, max(summary.TOCCompressedSize, summary.TOCUncompressedSize), l.MaxTOCSize)
 	}
-	next := metadataLoaded{layer: loadedLayer{meta: m, origin: reg, summary: summary}}
+	next := metadataLoaded{layer: loadedLayer{meta: m, layout: lay, origin: reg, summary: summary}}
 	if err := advance(d, edgeLoad, next, states.Reason{Detail: detail}, summary.sizes()); err != nil {
 		return metadataLoaded{}, err
 	}

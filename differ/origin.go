@@ -9,6 +9,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/index"
+	"github.com/chunkdiff/chunkdiff/internal/layout"
 	"github.com/chunkdiff/chunkdiff/internal/source"
 	storage "go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"
@@ -18,7 +19,11 @@ import (
 // loadedLayer is a layer whose metadata is verified: the metadata, where the
 // layer's bytes come from, and the summary the dump keeps.
 type loadedLayer struct {
-	meta    metadata
+	meta metadata
+	// layout is built from the entries during the load's one decoding
+	// pass; planning and applying read it back, nothing decodes the TOC
+	// again.
+	layout  *layout.Layout
 	origin  origin
 	summary MetadataSummary
 }
@@ -29,7 +34,9 @@ func (l loadedLayer) findings() findings {
 	return f
 }
 
-func (l loadedLayer) close() error { return errors.Join(l.meta.Close(), l.origin.close()) }
+func (l loadedLayer) close() error {
+	return errors.Join(l.meta.Close(), l.layout.Close(), l.origin.close())
+}
 
 // origin is where a loaded layer comes from, and everything that depends on
 // it (docs/BEHAVIOUR.md, "origins"): a layer pulled partially from the

@@ -9,6 +9,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/differ/states"
 	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
+	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
@@ -168,9 +169,9 @@ func fillLeaving(t *testing.T, dir string, free uint64) {
 	require.NoError(t, os.WriteFile(dir+"/filler", make([]byte, avail-free), 0o600))
 }
 
-// Room for the spooled TOC and tar-split but not for the layout ApplyDiff
-// writes from them: the same fallback, decided after the load, before
-// anything is staged.
+// Room for the spooled TOC and tar-split but not for the layout the load's
+// one decoding pass writes beside them: the same fallback, decided before
+// anything is requested, the layout's share counted in what is needed.
 func TestTempSpaceShortForTheLayout(t *testing.T) {
 	tmp := smallTmpfs(t, "2m")
 
@@ -181,15 +182,19 @@ func TestTempSpaceShortForTheLayout(t *testing.T) {
 	require.Greater(t, ann.TOC.UncompressedLength, uint64(4*4096))
 	fillLeaving(t, tmp, spools+2*4096+ann.TOC.UncompressedLength/2)
 
-	d, err := New(t.Context(), Layer{Digest: l.Digest, Size: l.Size(), Annotations: l.Annotations, Source: testutil.NewSource(l.Blob)},
+	src := testutil.NewSource(l.Blob)
+	d, err := New(t.Context(), Layer{Digest: l.Digest, Size: l.Size(), Annotations: l.Annotations, Source: src},
 		Config{Pull: &enabled, TempDir: tmp})
 	require.NotNil(t, d)
 	var fb *FallbackError
 	require.ErrorAs(t, err, &fb)
 	assert.Equal(t, states.CodeTempSpaceShort, fb.Reason.Code)
-	assert.Contains(t, err.Error(), "layout")
+	var space *spool.NoSpaceError
+	require.ErrorAs(t, err, &space)
+	assert.Equal(t, spools+ann.TOC.UncompressedLength, space.Need, "the spools and the layout (bounded by the TOC's size)")
 	h := d.Dump().History
-	assert.Equal(t, states.MetadataLoaded, h[len(h)-1].From, "decided once the metadata was spooled")
+	assert.Equal(t, states.Uninitialized, h[len(h)-1].From, "decided before the metadata was spooled")
+	assert.Empty(t, src.Requests(), "decided before any request")
 	require.NoError(t, d.Close())
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)

@@ -92,8 +92,15 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, tocDigest digest
 		return nil, err
 	}
 	m.TOCUncompressedSize = uint64(jsonLen)
+	if opts.Sink != nil {
+		// Now that the JSON's size is known: room for what the sink spools.
+		if err := spool.CheckFree(opts.TempDir, opts.Sink.TempSpace(m.TOCUncompressedSize)); err != nil {
+			return nil, fmt.Errorf("eStargz: %w", err)
+		}
+	}
 
-	v, d, err := scanTOC(m.TOCJSON(), tocOffset)
+	// The one decoding pass: validation, counts and the caller's sink.
+	v, d, err := decodeOnce(m.TOCJSON(), tocOffset, opts.Sink)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -600,5 +601,65 @@ func is(target error) func(t *testing.T, err error) {
 		if !errors.Is(err, target) {
 			t.Fatalf("want %v, got %v", target, err)
 		}
+	}
+}
+
+// recordingSink keeps the names a Load hands on.
+type recordingSink struct{ names []string }
+
+func (s *recordingSink) Add(e *toc.Entry) error {
+	s.names = append(s.names, e.Name)
+	return nil
+}
+func (*recordingSink) TempSpace(n uint64) uint64 { return n }
+
+// The sink gets every entry of the layer, in TOC order, during the one
+// decoding pass, and none of the entries upstream drops (the landmarks and
+// the TOC itself).
+func TestSinkSeesTheLayerOnly(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			l := build(t, v)
+			sink := &recordingSink{}
+			m, _, err := load(t, l.Blob, l.TOCDigest, Options{Sink: sink})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			_, all := refCounts(t, l.TOCJSON)
+			var want []string
+			for _, n := range all {
+				if !m.SkipNames()[n] {
+					want = append(want, n)
+				}
+			}
+			if len(want) == len(all) {
+				t.Fatal("the TOC has no landmark: the test proves nothing")
+			}
+			if !slices.Equal(sink.names, want) {
+				t.Errorf("sink saw %d entries, want the %d of the layer:\n%q\nwant\n%q", len(sink.names), len(want), sink.names, want)
+			}
+		})
+	}
+}
+
+type failingSink struct{ after int }
+
+func (s *failingSink) Add(*toc.Entry) error {
+	if s.after--; s.after < 0 {
+		return errSinkFull
+	}
+	return nil
+}
+func (*failingSink) TempSpace(n uint64) uint64 { return n }
+
+var errSinkFull = errors.New("sink full")
+
+// A sink's error ends the load with that error and nothing left open.
+func TestSinkErrorEndsTheLoad(t *testing.T) {
+	l := build(t, variants[0])
+	_, _, err := load(t, l.Blob, l.TOCDigest, Options{Sink: &failingSink{after: 2}})
+	if !errors.Is(err, errSinkFull) {
+		t.Fatalf("err = %v, want the sink's", err)
 	}
 }

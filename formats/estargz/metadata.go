@@ -3,6 +3,7 @@ package estargz
 import (
 	"errors"
 	"io"
+	"maps"
 	"os"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
@@ -52,16 +53,17 @@ func (m *Metadata) TOCJSON() io.Reader {
 	return io.NewSectionReader(m.tocFile, 0, int64(m.TOCUncompressedSize))
 }
 
-// SkipNames returns the entry names upstream drops from eStargz TOCs before
-// laying files out (FORMATS.md "estargz-toc"): the landmarks, which are not part of the
-// original layer, and the TOC itself. The map is the caller's.
-func (m *Metadata) SkipNames() map[string]bool {
-	return map[string]bool{
-		stargz.PrefetchLandmark:   true,
-		stargz.NoPrefetchLandmark: true,
-		stargz.TOCTarName:         true,
-	}
+// skipNames are the entry names upstream drops from eStargz TOCs before
+// laying files out (FORMATS.md "estargz-toc"): the landmarks, which are not
+// part of the original layer, and the TOC itself. A Sink never sees them.
+var skipNames = map[string]bool{
+	stargz.PrefetchLandmark:   true,
+	stargz.NoPrefetchLandmark: true,
+	stargz.TOCTarName:         true,
 }
+
+// SkipNames returns the names a Sink never sees; the map is the caller's.
+func (m *Metadata) SkipNames() map[string]bool { return maps.Clone(skipNames) }
 
 // Close releases the spool. It is safe to call more than once.
 func (m *Metadata) Close() error {

@@ -164,8 +164,10 @@ func (v *entryValidator) addChunk(e *toc.Entry) error {
 	return nil
 }
 
-// scanTOC decodes the whole TOC once, validating and counting entries.
-func scanTOC(r io.Reader, dataEnd int64) (*entryValidator, *toc.Decoder, error) {
+// decodeOnce is the one decoding pass over the TOC: every entry is
+// validated and counted, and each that belongs to the layer (not in
+// skipNames) is handed to sink when it is not nil.
+func decodeOnce(r io.Reader, dataEnd int64, sink toc.Sink) (*entryValidator, *toc.Decoder, error) {
 	v := newEntryValidator(dataEnd)
 	d := toc.NewDecoder(r)
 	for {
@@ -181,6 +183,11 @@ func scanTOC(r io.Reader, dataEnd int64) (*entryValidator, *toc.Decoder, error) 
 		}
 		if err := v.check(d.Index()-1, e); err != nil {
 			return nil, nil, err
+		}
+		if sink != nil && !skipNames[e.Name] {
+			if err := sink.Add(e); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 }

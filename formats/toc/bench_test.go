@@ -30,3 +30,18 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanTop is the top-level scan a format runs before its one
+// decoding pass (to learn tarSplitDigest): compare with BenchmarkDecode.
+func BenchmarkScanTop(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	data := genTOC(b, r, 100_000, false)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := ScanTop(func() io.Reader { return bytes.NewReader(data) })
+		if err != nil || d.Index() != 0 {
+			b.Fatal(err, d.Index())
+		}
+	}
+}

@@ -46,7 +46,8 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 var ErrTrailingData = errors.New("unexpected data after the TOC object")
 
 type config struct {
-	bufSize int
+	bufSize     int
+	skipEntries bool
 }
 
 // Option configures a Decoder.
@@ -59,6 +60,14 @@ func WithBufferSize(n int) Option {
 			c.bufSize = n
 		}
 	}
+}
+
+// SkipEntries makes the decoder step over "entries" without decoding them:
+// Next returns io.EOF at once, and Version and TarSplitDigest are read by a
+// scan of the document. A format uses it to learn tarSplitDigest, which
+// writers put after the entries, before its one decoding pass.
+func SkipEntries() Option {
+	return func(c *config) { c.skipEntries = true }
 }
 
 type decState int
@@ -75,10 +84,11 @@ const (
 // call Next until it returns io.EOF; then Version and TarSplitDigest hold the
 // top-level fields, wherever they appeared in the document.
 type Decoder struct {
-	it    *jsoniter.Iterator
-	state decState
-	index int
-	err   error // sticky
+	it          *jsoniter.Iterator
+	skipEntries bool
+	state       decState
+	index       int
+	err         error // sticky
 
 	version        int
 	tarSplitDigest digest.Digest
@@ -96,7 +106,7 @@ func NewDecoder(r io.Reader, opts ...Option) *Decoder {
 	for _, o := range opts {
 		o(&c)
 	}
-	d := &Decoder{it: jsoniter.Parse(jsoniter.ConfigFastest, r, c.bufSize)}
+	d := &Decoder{it: jsoniter.Parse(jsoniter.ConfigFastest, r, c.bufSize), skipEntries: c.skipEntries}
 	d.entryCB = d.entryField
 	d.xattrCB = d.xattrField
 	return d
@@ -219,6 +229,13 @@ func (d *Decoder) topField(field string) error {
 			it.Skip()
 			return nil
 		case jsoniter.ArrayValue:
+			if d.skipEntries {
+				it.Skip()
+				if err := d.iterErr(); err != nil {
+					return d.topErr(field, err)
+				}
+				return nil
+			}
 			d.state = stEntries
 			return nil
 		default:

@@ -25,54 +25,65 @@ var tarTypes = map[byte]string{
 
 const paxXattrPrefix = "SCHILY.xattr."
 
-// checkConsistency checks that the TOC and the tar-split describe the same
-// entries with the same attributes (BEHAVIOUR.md "toc-tarsplit-consistency"), and leaves the tar
-// size in ts.size.
+// consistency checks that the TOC and the tar-split describe the same
+// entries with the same attributes (BEHAVIOUR.md "toc-tarsplit-consistency"),
+// fed the TOC's non-chunk entries during the one decoding pass; the tar
+// size is left in ts.size.
 //
 // The two are compared in lockstep: every real writer emits both in tar
 // order, and lockstep keeps memory independent of the entry count (upstream
 // builds a map of all entries). A TOC whose entries are consistent but
-// reordered is therefore rejected, with an error saying so. names holds the
-// TOC's (unique) non-chunk names, to tell a missing entry from a reordered
-// one.
-func checkConsistency(entries *toc.Decoder, ts *tarSplitHeaders, names map[nameKey]struct{}) error {
-	pos := 0
-	for {
-		e, err := nextNonChunk(entries)
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("zstd:chunked TOC: %w", err)
-		}
-		if err == io.EOF {
-			return ts.rest()
-		}
-		hdr, err := ts.next()
-		if err == io.EOF {
-			return &InconsistentError{Name: e.Name, Field: "missing from tar-split", TOC: "TOC has an entry the tar-split lacks"}
-		}
-		if err != nil {
-			return fmt.Errorf("zstd:chunked tar-split: %w", err)
-		}
-		if hdr.Name != e.Name {
-			if _, inTOC := names[keyOf(hdr.Name)]; inTOC {
-				return &InconsistentError{Name: hdr.Name, Field: "order", TOC: fmt.Sprintf(
-					"entry %d is %q in the TOC but %q in the tar-split; both must list entries in the same order", pos, e.Name, hdr.Name)}
-			}
-			return &InconsistentError{Name: hdr.Name, Field: "name", TOC: fmt.Sprintf("%q", e.Name), Tar: fmt.Sprintf("%q (at position %d; not in the TOC)", hdr.Name, pos)}
-		}
-		if err := compareEntry(e, hdr); err != nil {
-			return err
-		}
-		pos++
-	}
+// reordered is therefore rejected, with an error saying so. Telling a
+// reordered entry from a missing one needs every TOC name, so a name
+// mismatch is kept and explained by end, once the pass has seen them all.
+type consistency struct {
+	ts  *tarSplitHeaders
+	pos int // non-chunk entries compared so far
+
+	// The first name mismatch: the tar-split's header at pos, and the
+	// TOC's name there.
+	mismatch *tar.Header
+	tocName  string
 }
 
-func nextNonChunk(d *toc.Decoder) (*toc.Entry, error) {
-	for {
-		e, err := d.Next()
-		if err != nil || e.Type != toc.TypeChunk {
-			return e, err
-		}
+// failed reports a name mismatch waiting for end: the load will fail.
+func (c *consistency) failed() bool { return c.mismatch != nil }
+
+// entry compares the TOC's next non-chunk entry with the tar-split's next
+// header.
+func (c *consistency) entry(e *toc.Entry) error {
+	if c.mismatch != nil {
+		return nil // nothing after a mismatch lines up any more
 	}
+	hdr, err := c.ts.next()
+	if err == io.EOF {
+		return &InconsistentError{Name: e.Name, Field: "missing from tar-split", TOC: "TOC has an entry the tar-split lacks"}
+	}
+	if err != nil {
+		return fmt.Errorf("zstd:chunked tar-split: %w", err)
+	}
+	if hdr.Name != e.Name {
+		c.mismatch, c.tocName = hdr, e.Name
+		return nil
+	}
+	if err := compareEntry(e, hdr); err != nil {
+		return err
+	}
+	c.pos++
+	return nil
+}
+
+// end finishes the check once the TOC is exhausted; names holds all of its
+// (unique) non-chunk names.
+func (c *consistency) end(names map[nameKey]struct{}) error {
+	if hdr := c.mismatch; hdr != nil {
+		if _, inTOC := names[keyOf(hdr.Name)]; inTOC {
+			return &InconsistentError{Name: hdr.Name, Field: "order", TOC: fmt.Sprintf(
+				"entry %d is %q in the TOC but %q in the tar-split; both must list entries in the same order", c.pos, c.tocName, hdr.Name)}
+		}
+		return &InconsistentError{Name: hdr.Name, Field: "name", TOC: fmt.Sprintf("%q", c.tocName), Tar: fmt.Sprintf("%q (at position %d; not in the TOC)", hdr.Name, c.pos)}
+	}
+	return c.ts.rest()
 }
 
 // compareEntry compares what the writer would have put in the TOC for hdr

@@ -7,10 +7,12 @@ import (
 	"io"
 	"math"
 
+	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/blob"
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
 	"github.com/chunkdiff/chunkdiff/internal/diffid"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
+	"github.com/opencontainers/go-digest"
 )
 
 // Load fetches, verifies and spools the TOC and the tar-split of a
@@ -18,6 +20,11 @@ import (
 // against opts' limits before anything is allocated or requested (a
 // *formats.LimitError); a refused range request returns an error matching
 // blob.ErrRangesRefused. On error nothing is left open.
+//
+// The TOC is decoded once: the JSON and the tar-split are spooled
+// verified, then one pass
+// validates and counts the entries, checks them against the tar-split and
+// hands them to opts.Sink.
 //
 // A TOC without tarSplitDigest gives Metadata without tar-split (the caller
 // decides what that means); a TOC with one but no annotated tar-split
@@ -49,11 +56,15 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 			_ = m.Close() // temp files only: the load error is what matters
 		}
 	}()
-	// Both are inflated to the temp dir: refuse before writing a byte if
-	// they cannot fit (a *spool.NoSpaceError).
+	// Both are inflated to the temp dir, and the sink spools what it builds
+	// from the TOC there: refuse before writing a byte if they cannot fit
+	// (a *spool.NoSpaceError).
 	need := ann.TOC.UncompressedLength
 	if ann.HasTarSplitPosition() {
 		need += ann.TarSplit.UncompressedLength // each under an int64 limit: no overflow
+	}
+	if opts.Sink != nil {
+		need = satAdd(need, opts.Sink.TempSpace(ann.TOC.UncompressedLength))
 	}
 	if err := spool.CheckFree(opts.TempDir, need); err != nil {
 		return nil, fmt.Errorf("zstd:chunked: %w", err)
@@ -72,17 +83,22 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 		return nil, fmt.Errorf("zstd:chunked: requesting TOC and tar-split: %w", err)
 	}
 	drained := false
+	finish := func() error {
+		drained = true
+		if err := st.Finish(ctx); err != nil {
+			return fmt.Errorf("zstd:chunked: %w", err)
+		}
+		return nil
+	}
 	defer func() {
 		if !drained {
-			if err := st.Finish(ctx); err != nil {
-				// Keep the source's own error next to ours: a short
-				// stream is often explained by it.
-				retErr = errors.Join(retErr, fmt.Errorf("zstd:chunked: %w", err))
-			}
+			// Keep the source's own error next to ours: a short stream is
+			// often explained by it.
+			retErr = errors.Join(retErr, finish())
 		}
 	}()
 
-	// TOC: verify, inflate to the spool, then validate and count.
+	// TOC: verify and inflate to the spool.
 	read := inflateVerified
 	if opts.Uncompressed {
 		read = copyVerified
@@ -92,32 +108,64 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 	}); err != nil {
 		return nil, err
 	}
-	v, d, err := scanTOC(m.TOCJSON(), int64(min(ann.TOC.Offset, math.MaxInt64)))
+	// The tar-split must be verified before it is read, and writers put
+	// tarSplitDigest after the entries: a scan that steps over them (no
+	// entry is decoded) finds it.
+	top, err := toc.ScanTop(m.TOCJSON)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("zstd:chunked TOC: %w", err)
 	}
-	m.Counts = v.counts
-	m.TOCVersion = d.Version()
-	m.TarSplitDigest = d.TarSplitDigest()
+	m.TOCVersion = top.Version()
+	m.TarSplitDigest = top.TarSplitDigest()
+	dataEnd := int64(min(ann.TOC.Offset, math.MaxInt64))
 
+	var headers *tarSplitHeaders
 	switch {
 	case m.TarSplitDigest != "" && !ann.HasTarSplitPosition():
 		return nil, &AnnotationError{Key: AnnotationTarSplitPosition, Err: fmt.Errorf("missing, but the TOC has tarSplitDigest %s", m.TarSplitDigest)}
-	case m.TarSplitDigest == "" && ann.HasTarSplitPosition():
-		// Unauthenticated, so ignored; finish drains and closes it.
-		drained = true
-		if err := st.Finish(ctx); err != nil {
-			return nil, fmt.Errorf("zstd:chunked: %w", err)
-		}
-		return m, nil
 	case m.TarSplitDigest == "":
-		return m, nil
+		// A tar-split the TOC does not name is unauthenticated, so
+		// ignored: finish drains and closes it.
+		if err := finish(); err != nil {
+			return nil, err
+		}
+	default:
+		if headers, err = m.readTarSplit(ctx, st, ann, read, opts.TempDir); err != nil {
+			return nil, err
+		}
+		if err := finish(); err != nil {
+			return nil, err
+		}
 	}
 
+	// The one decoding pass: validation, counts, the TOC/tar-split
+	// consistency check and the caller's sink.
+	v, d, err := decodeOnce(m.TOCJSON(), dataEnd, headers, opts.Sink)
+	if err != nil {
+		return nil, err
+	}
+	if d.Version() != m.TOCVersion || d.TarSplitDigest() != m.TarSplitDigest {
+		// Same parser, same bytes: only a bug gets here.
+		return nil, fmt.Errorf("zstd:chunked TOC: top-level fields differ between the scan and the decoding pass")
+	}
+	m.Counts = v.counts
+	if headers != nil {
+		m.UncompressedTarSize = headers.size
+	}
+	return m, nil
+}
+
+// readFunc verifies compLen bytes of src against want while writing their
+// outLen-byte uncompressed form to dst (inflateVerified, copyVerified).
+type readFunc func(src io.Reader, compLen uint64, want digest.Digest, outLen uint64, dst io.Writer, what string) error
+
+// readTarSplit verifies the tar-split against the TOC's tarSplitDigest and
+// inflates it to its spool; the headers are read back from there.
+func (m *Metadata) readTarSplit(ctx context.Context, st *blobstream.Response, ann Annotations, read readFunc, tempDir string) (*tarSplitHeaders, error) {
 	if err := m.TarSplitDigest.Validate(); err != nil {
 		return nil, fmt.Errorf("zstd:chunked TOC tarSplitDigest %q: %w", m.TarSplitDigest, err)
 	}
-	ts, err := spool.Open(opts.TempDir)
+	ts, err := spool.Open(tempDir)
 	if err != nil {
 		return nil, fmt.Errorf("zstd:chunked tar-split spool: %w", err)
 	}
@@ -127,23 +175,17 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 	}); err != nil {
 		return nil, err
 	}
-	drained = true
-	if err := st.Finish(ctx); err != nil {
-		return nil, fmt.Errorf("zstd:chunked: %w", err)
-	}
 	m.TarSplitCompressedSize = ann.TarSplit.Length
 	m.TarSplitSize = ann.TarSplit.UncompressedLength
+	return newTarSplitHeaders(io.NewSectionReader(ts, 0, int64(m.TarSplitSize))), nil
+}
 
-	entries, err := m.Entries()
-	if err != nil {
-		return nil, err
+// satAdd is a + b, saturated: free-space needs compare, never wrap.
+func satAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
 	}
-	headers := newTarSplitHeaders(io.NewSectionReader(ts, 0, int64(m.TarSplitSize)))
-	if err := checkConsistency(entries, headers, v.names); err != nil {
-		return nil, err
-	}
-	m.UncompressedTarSize = headers.size
-	return m, nil
+	return a + b
 }
 
 // readRange takes the next stream, hands it to fn and closes it.

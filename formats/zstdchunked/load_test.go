@@ -564,3 +564,51 @@ func FuzzLoadTOC(f *testing.F) {
 		}
 	})
 }
+
+// countingSink keeps the names a Load hands on, and fails after failAt
+// entries when failAt > 0.
+type countingSink struct {
+	names  []string
+	failAt int
+}
+
+var errSinkFull = errors.New("sink full")
+
+func (s *countingSink) Add(e *toc.Entry) error {
+	if s.failAt > 0 && len(s.names) == s.failAt {
+		return errSinkFull
+	}
+	s.names = append(s.names, e.Name)
+	return nil
+}
+func (*countingSink) TempSpace(n uint64) uint64 { return n }
+
+// The sink gets every entry, in TOC order, from the same pass that
+// validates them and checks them against the tar-split; a sink's error ends
+// the load with nothing left behind.
+func TestLoadSink(t *testing.T) {
+	l := rich(t)
+	var ref struct {
+		Entries []struct {
+			Name string `json:"name"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(l.rawTOC(t), &ref); err != nil {
+		t.Fatal(err)
+	}
+	sink := &countingSink{}
+	if _, _, err := load(t, l.Blob, l.Ann, Options{Sink: sink}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.names) != len(ref.Entries) {
+		t.Fatalf("sink saw %d entries, the TOC has %d", len(sink.names), len(ref.Entries))
+	}
+	for i, e := range ref.Entries {
+		if sink.names[i] != e.Name {
+			t.Fatalf("entry %d: sink saw %q, want %q", i, sink.names[i], e.Name)
+		}
+	}
+	if _, _, err := load(t, l.Blob, l.Ann, Options{Sink: &countingSink{failAt: 3}}); !errors.Is(err, errSinkFull) {
+		t.Fatalf("err = %v, want the sink's", err)
+	}
+}

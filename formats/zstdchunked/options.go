@@ -1,6 +1,9 @@
 package zstdchunked
 
-import "github.com/chunkdiff/chunkdiff/formats"
+import (
+	"github.com/chunkdiff/chunkdiff/formats"
+	"github.com/chunkdiff/chunkdiff/formats/toc"
+)
 
 // Options tunes Load. The zero value is valid.
 type Options struct {
@@ -13,4 +16,8 @@ type Options struct {
 	// Uncompressed reads the variant written for local conversion
 	// (WithoutCompression): TOC and tar-split are stored raw.
 	Uncompressed bool
+	// Sink, if not nil, receives every entry during Load's one decoding
+	// pass, so the caller builds what it needs without decoding the TOC
+	// again; its TempSpace is part of the free-space check.
+	Sink toc.Sink
 }

@@ -106,14 +106,21 @@ func (v *entryValidator) checkEntry(e *toc.Entry) error {
 	return e.CheckDigests()
 }
 
-// scanTOC decodes the whole TOC once, validating and counting entries.
-func scanTOC(r io.Reader, dataEnd int64) (*entryValidator, *toc.Decoder, error) {
-	v := newEntryValidator(dataEnd)
-	d := toc.NewDecoder(r)
+// decodeOnce is the one decoding pass over the TOC: every entry is
+// validated and counted, its non-chunk entries are compared with the
+// tar-split (when ts is not nil), and each is handed to sink (when not nil).
+// d's Version and TarSplitDigest are complete when it returns.
+func decodeOnce(r io.Reader, dataEnd int64, ts *tarSplitHeaders, sink toc.Sink) (v *entryValidator, d *toc.Decoder, err error) {
+	v = newEntryValidator(dataEnd)
+	var cons *consistency
+	if ts != nil {
+		cons = &consistency{ts: ts}
+	}
+	d = toc.NewDecoder(r)
 	for {
 		e, err := d.Next()
 		if err == io.EOF {
-			return v, d, nil
+			break
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("zstd:chunked TOC: %w", err)
@@ -121,5 +128,21 @@ func scanTOC(r io.Reader, dataEnd int64) (*entryValidator, *toc.Decoder, error) 
 		if err := v.check(d.Index()-1, e); err != nil {
 			return nil, nil, err
 		}
+		if cons != nil && e.Type != toc.TypeChunk {
+			if err := cons.entry(e); err != nil {
+				return nil, nil, err
+			}
+		}
+		if sink != nil && (cons == nil || !cons.failed()) {
+			if err := sink.Add(e); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
+	if cons != nil {
+		if err := cons.end(v.names); err != nil {
+			return nil, nil, err
+		}
+	}
+	return v, d, nil
 }

@@ -43,14 +43,11 @@ type Item struct {
 	Chunks []Chunk
 }
 
-// Options describe the blob the TOC belongs to.
+// Options describe the blob the TOC belongs to, for Build.
 type Options struct {
 	// DataEnd is where the data section ends: the zstd:chunked TOC data
 	// offset, or the eStargz TOC member offset. No payload lies beyond it.
 	DataEnd int64
-	// Skip lists entry names dropped entirely (eStargz landmarks and the TOC
-	// entry itself).
-	Skip map[string]bool
 	// TempDir holds the layout's temp file (os.TempDir() if empty).
 	TempDir string
 }
@@ -80,7 +77,31 @@ func (l *Layout) Close() error {
 	return err
 }
 
-// Build reads every entry of dec and spools the items in TOC order.
+// Build reads every entry of dec and spools the items in TOC order. The
+// differ does not use it: a format's Load hands entries to a Builder during
+// its one decoding pass.
+func Build(dec *toc.Decoder, opts Options) (*Layout, error) {
+	b, err := NewBuilder(opts.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = b.Close() }()
+	for {
+		e, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			return b.Finish(opts.DataEnd)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Add(e); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Builder spools the items of entries added in TOC order (it is a
+// toc.Sink); Finish turns them into a Layout.
 //
 // Ranges follow upstream's derivation (each chunk ends where the next one
 // starts; a group's end comes from its last element, or else from the next
@@ -93,20 +114,99 @@ func (l *Layout) Close() error {
 // later: its record is written with the end left open and patched once the
 // next file (or the end of the TOC) is seen. So at most one file's chunks
 // are in memory at a time.
-func Build(dec *toc.Decoder, opts Options) (*Layout, error) {
-	if opts.DataEnd <= 0 {
-		return nil, fmt.Errorf("layout: data section end %d is invalid", opts.DataEnd)
-	}
-	f, err := spool.Open(opts.TempDir)
+type Builder struct {
+	f       *os.File
+	b       builder
+	entries int   // entries added
+	prevOff int64 // the last payload offset: payloads ascend
+	// The entry whose payload reaches furthest: checked against the data
+	// section's end, known only to Finish (eStargz finds it in the blob).
+	maxEnd   int64
+	maxEntry int
+	maxName  string
+	err      error // sticky: the first error of Add
+}
+
+// NewBuilder opens the layout's temp file in tempDir (os.TempDir() if
+// empty).
+func NewBuilder(tempDir string) (*Builder, error) {
+	f, err := spool.Open(tempDir)
 	if err != nil {
 		return nil, fmt.Errorf("layout: %w", err)
 	}
-	b := &builder{w: recordWriter{f: f}}
-	if err := b.run(dec, opts); err != nil {
-		_ = f.Close()
+	return &Builder{f: f, b: builder{w: recordWriter{f: f}}}, nil
+}
+
+// TempSpace bounds the temp file for a TOC of tocSize bytes: a record is
+// smaller than the JSON of the entries it comes from.
+func (*Builder) TempSpace(tocSize uint64) uint64 { return tocSize }
+
+// Add takes the next entry. Errors are sticky.
+func (lb *Builder) Add(e *toc.Entry) error {
+	if lb.err == nil {
+		lb.err = lb.add(e)
+	}
+	return lb.err
+}
+
+func (lb *Builder) add(ep *toc.Entry) error {
+	n := lb.entries
+	lb.entries++
+	e := *ep
+	if e.Offset < 0 || e.EndOffset < 0 {
+		return fmt.Errorf("layout: entry %d (%q): negative payload offsets %d..%d", n, e.Name, e.Offset, e.EndOffset)
+	}
+	if end := max(e.Offset, e.EndOffset); end > lb.maxEnd {
+		lb.maxEnd, lb.maxEntry, lb.maxName = end, n, e.Name
+	}
+	if e.Offset != 0 {
+		// Ranges are derived from neighbours, so payloads must ascend.
+		if e.Offset < lb.prevOff {
+			return fmt.Errorf("layout: entry %d (%q): offset %d is before the previous payload at %d", n, e.Name, e.Offset, lb.prevOff)
+		}
+		lb.prevOff = e.Offset
+	}
+	return lb.b.add(n, &e)
+}
+
+// Finish resolves the last file's range against dataEnd, where the data
+// section ends (the zstd:chunked TOC data offset, or the eStargz TOC member
+// offset), and returns the layout, which then owns the temp file.
+func (lb *Builder) Finish(dataEnd int64) (*Layout, error) {
+	switch {
+	case lb.err != nil:
+		return nil, lb.err
+	case lb.f == nil:
+		return nil, errors.New("layout: builder is closed")
+	case dataEnd <= 0:
+		return nil, fmt.Errorf("layout: data section end %d is invalid", dataEnd)
+	case lb.maxEnd > dataEnd:
+		return nil, fmt.Errorf("layout: entry %d (%q): payload reaches %d, outside the data section [0, %d]",
+			lb.maxEntry, lb.maxName, lb.maxEnd, dataEnd)
+	}
+	b := &lb.b
+	if err := b.flush(); err != nil {
 		return nil, err
 	}
-	return &Layout{f: f, size: b.w.pos(), n: b.n, files: b.files}, nil
+	if err := b.resolve(dataEnd); err != nil {
+		return nil, err
+	}
+	if err := b.w.flush(); err != nil {
+		return nil, err
+	}
+	l := &Layout{f: lb.f, size: b.w.pos(), n: b.n, files: b.files}
+	lb.f = nil
+	return l, nil
+}
+
+// Close releases the temp file unless Finish handed it to a Layout.
+func (lb *Builder) Close() error {
+	if lb.f == nil {
+		return nil
+	}
+	err := lb.f.Close()
+	lb.f = nil
+	return err
 }
 
 // builder holds the one item being assembled and the one file whose last
@@ -138,65 +238,35 @@ type pending struct {
 	multi    bool
 }
 
-func (b *builder) run(dec *toc.Decoder, opts Options) error {
-	var prevOff int64
-	for n := 0; ; n++ {
-		ep, err := dec.Next()
-		if errors.Is(err, io.EOF) {
-			break
+// add assembles entry n (validated by Builder.add) into the items.
+func (b *builder) add(n int, e *toc.Entry) error {
+	switch {
+	case e.Type == toc.TypeChunk:
+		if !b.hasCur || !b.curChunk || b.cur.Entry.Name != e.Name {
+			return fmt.Errorf("layout: entry %d: chunk of %q does not follow its regular file", n, e.Name)
 		}
-		if err != nil {
+		if e.Offset == 0 {
+			return fmt.Errorf("layout: entry %d: chunk of %q has no offset", n, e.Name)
+		}
+		b.cur.Chunks = append(b.cur.Chunks, chunkOf(e))
+		b.curEnd = e.EndOffset // chunk entries carry none: the last element decides
+	case e.Type == toc.TypeReg && e.Size > 0:
+		if e.Offset == 0 {
+			return fmt.Errorf("layout: entry %d: regular file %q of %d bytes has no payload offset", n, e.Name, e.Size)
+		}
+		if err := b.flush(); err != nil {
 			return err
 		}
-		e := *ep
-		if opts.Skip[e.Name] {
-			continue
+		b.cur = Item{Entry: *e, Chunks: append(b.cur.Chunks[:0], chunkOf(e))}
+		b.curEnd, b.hasCur, b.curChunk = e.EndOffset, true, true
+	default:
+		if err := b.flush(); err != nil {
+			return err
 		}
-		if e.Offset < 0 || e.Offset > opts.DataEnd || e.EndOffset < 0 || e.EndOffset > opts.DataEnd {
-			return fmt.Errorf("layout: entry %d (%q): payload offsets %d..%d outside the data section [0, %d]",
-				n, e.Name, e.Offset, e.EndOffset, opts.DataEnd)
-		}
-		if e.Offset != 0 {
-			// Ranges are derived from neighbours, so payloads must ascend.
-			if e.Offset < prevOff {
-				return fmt.Errorf("layout: entry %d (%q): offset %d is before the previous payload at %d", n, e.Name, e.Offset, prevOff)
-			}
-			prevOff = e.Offset
-		}
-		switch {
-		case e.Type == toc.TypeChunk:
-			if !b.hasCur || !b.curChunk || b.cur.Entry.Name != e.Name {
-				return fmt.Errorf("layout: entry %d: chunk of %q does not follow its regular file", n, e.Name)
-			}
-			if e.Offset == 0 {
-				return fmt.Errorf("layout: entry %d: chunk of %q has no offset", n, e.Name)
-			}
-			b.cur.Chunks = append(b.cur.Chunks, chunkOf(&e))
-			b.curEnd = e.EndOffset // chunk entries carry none: the last element decides
-		case e.Type == toc.TypeReg && e.Size > 0:
-			if e.Offset == 0 {
-				return fmt.Errorf("layout: entry %d: regular file %q of %d bytes has no payload offset", n, e.Name, e.Size)
-			}
-			if err := b.flush(); err != nil {
-				return err
-			}
-			b.cur = Item{Entry: e, Chunks: append(b.cur.Chunks[:0], chunkOf(&e))}
-			b.curEnd, b.hasCur, b.curChunk = e.EndOffset, true, true
-		default:
-			if err := b.flush(); err != nil {
-				return err
-			}
-			b.cur = Item{Entry: e, Chunks: b.cur.Chunks[:0]}
-			b.curEnd, b.hasCur, b.curChunk = 0, true, false
-		}
+		b.cur = Item{Entry: *e, Chunks: b.cur.Chunks[:0]}
+		b.curEnd, b.hasCur, b.curChunk = 0, true, false
 	}
-	if err := b.flush(); err != nil {
-		return err
-	}
-	if err := b.resolve(opts.DataEnd); err != nil {
-		return err
-	}
-	return b.w.flush()
+	return nil
 }
 
 // flush writes the item being assembled. For a file with chunks, the
