@@ -163,7 +163,7 @@ func printPull(w io.Writer, res *pull.Result) error {
 			fmt.Fprintf(&b, " (%s)", l.Reason)
 		}
 		if l.Outcome != pull.Present {
-			fmt.Fprintf(&b, ", fetched %d of %d B, skipped: %d B = %s", l.Fetched, l.Size, l.Skipped, percent(l.Skipped, l.Size))
+			fmt.Fprintf(&b, ", fetched %d B for a %d B blob, skipped: %d B = %s", l.Fetched, l.Size, l.Skipped, percent(l.Skipped, l.Size))
 		}
 		if l.Error != "" {
 			fmt.Fprintf(&b, ", error: %s", l.Error)
@@ -173,7 +173,8 @@ func printPull(w io.Writer, res *pull.Result) error {
 	if why := res.Registry.SingleRanges; why != nil {
 		fmt.Fprintf(&b, "  registry: single-range requests (%s)\n", why)
 	}
-	fmt.Fprintf(&b, "  fetched: %d of %d B (%s), %d requests\n", res.Fetched, res.BlobBytes, percent(res.Fetched, res.BlobBytes), res.Registry.Requests)
+	// Response bodies: multipart framing and resent bytes count too.
+	fmt.Fprintf(&b, "  fetched: %d B on the wire for %d B of blobs (%s), %d requests\n", res.Fetched, res.BlobBytes, percent(res.Fetched, res.BlobBytes), res.Registry.Requests)
 	if res.ImageID != "" {
 		fmt.Fprintf(&b, "  image:   %s\n", res.ImageID)
 	}

@@ -109,7 +109,7 @@ func TestPullDemo(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "/demo/app:base")
 	assert.Contains(t, out, "/demo/app:update")
-	assert.Regexp(t, `layer 0 [0-9a-f]{12}: partial, fetched \d+ of \d+ B, skipped: \d+ B = [1-9]\d\.\d%`, out, "the update skipped most of its blob")
+	assert.Regexp(t, `layer 0 [0-9a-f]{12}: partial, fetched \d+ B for a \d+ B blob, skipped: \d+ B = [1-9]\d\.\d%`, out, "the update skipped most of its blob")
 }
 
 // Without --store, the configured store is used, as podman does, with the

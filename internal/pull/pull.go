@@ -62,8 +62,8 @@ type LayerResult struct {
 	LayerID   string             `json:"layer_id"`
 	Outcome   Outcome            `json:"outcome"`
 	Reason    string             `json:"reason,omitempty"` // why it fell back
-	Fetched   int64              `json:"bytes_fetched"`    // response body bytes, this layer
-	Skipped   int64              `json:"bytes_skipped"`    // blob bytes not fetched
+	Fetched   int64              `json:"bytes_fetched"`    // response body bytes (on the wire), this layer
+	Skipped   int64              `json:"bytes_skipped"`    // blob bytes never requested
 	Ranges    registry.BlobStats `json:"ranges"`
 	Dump      *differ.Dump       `json:"-"`
 	Error     string             `json:"error,omitempty"`
@@ -162,7 +162,14 @@ func pullLayer(ctx context.Context, store storage.Store, img *registry.Image, i 
 		st := blob.Stats()
 		lr.Ranges = st
 		lr.Fetched = st.BytesFetched
-		if lr.Outcome != Present {
+		switch {
+		case lr.Outcome == Present:
+		case lr.Dump != nil && lr.Dump.Apply != nil:
+			// The blob bytes the differ never requested. Not the size
+			// less the wire bytes: those include multipart framing and
+			// what a resumed response sent again.
+			lr.Skipped = lr.Dump.Apply.Skipped
+		default:
 			lr.Skipped = max(0, l.Size-st.BytesFetched)
 		}
 	}()
