@@ -191,7 +191,7 @@ func TestTempSpaceShortForTheLayout(t *testing.T) {
 	assert.Equal(t, states.CodeTempSpaceShort, fb.Reason.Code)
 	var space *spool.NoSpaceError
 	require.ErrorAs(t, err, &space)
-	assert.Equal(t, spools+ann.TOC.UncompressedLength, space.Need, "the spools and the layout (bounded by the TOC's size)")
+	assert.Equal(t, spools+2*ann.TOC.UncompressedLength, space.Need, "the spools, the name keys and the layout (each bounded by the TOC's size)")
 	h := d.Dump().History
 	assert.Equal(t, states.Uninitialized, h[len(h)-1].From, "decided before the metadata was spooled")
 	assert.Empty(t, src.Requests(), "decided before any request")

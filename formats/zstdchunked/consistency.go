@@ -33,57 +33,79 @@ const paxXattrPrefix = "SCHILY.xattr."
 // The two are compared in lockstep: every real writer emits both in tar
 // order, and lockstep keeps memory independent of the entry count (upstream
 // builds a map of all entries). A TOC whose entries are consistent but
-// reordered is therefore rejected, with an error saying so. Telling a
-// reordered entry from a missing one needs every TOC name, so a name
-// mismatch is kept and explained by end, once the pass has seen them all.
+// reordered is therefore rejected, with an error saying so. The first
+// problem is kept for end, which the pass calls once the entries are
+// validated: telling a reordered entry from a missing one then takes a
+// second look at the TOC (failing loads only).
 type consistency struct {
 	ts  *tarSplitHeaders
 	pos int // non-chunk entries compared so far
 
+	err error // the first mismatch but a name's
 	// The first name mismatch: the tar-split's header at pos, and the
 	// TOC's name there.
 	mismatch *tar.Header
 	tocName  string
 }
 
-// failed reports a name mismatch waiting for end: the load will fail.
-func (c *consistency) failed() bool { return c.mismatch != nil }
+// failed reports a problem waiting for end: the load will fail.
+func (c *consistency) failed() bool { return c.err != nil || c.mismatch != nil }
 
 // entry compares the TOC's next non-chunk entry with the tar-split's next
-// header.
-func (c *consistency) entry(e *toc.Entry) error {
-	if c.mismatch != nil {
-		return nil // nothing after a mismatch lines up any more
+// header; after a problem nothing lines up any more.
+func (c *consistency) entry(e *toc.Entry) {
+	if c.failed() {
+		return
 	}
 	hdr, err := c.ts.next()
-	if err == io.EOF {
-		return &InconsistentError{Name: e.Name, Field: "missing from tar-split", TOC: "TOC has an entry the tar-split lacks"}
-	}
-	if err != nil {
-		return fmt.Errorf("zstd:chunked tar-split: %w", err)
-	}
-	if hdr.Name != e.Name {
+	switch {
+	case err == io.EOF:
+		c.err = &InconsistentError{Name: e.Name, Field: "missing from tar-split", TOC: "TOC has an entry the tar-split lacks"}
+	case err != nil:
+		c.err = fmt.Errorf("zstd:chunked tar-split: %w", err)
+	case hdr.Name != e.Name:
 		c.mismatch, c.tocName = hdr, e.Name
-		return nil
+	default:
+		c.err = compareEntry(e, hdr)
+		c.pos++
 	}
-	if err := compareEntry(e, hdr); err != nil {
-		return err
-	}
-	c.pos++
-	return nil
 }
 
-// end finishes the check once the TOC is exhausted; names holds all of its
-// (unique) non-chunk names.
-func (c *consistency) end(names map[nameKey]struct{}) error {
+// end finishes the check once the TOC is exhausted; open reads the TOC
+// again to explain a name mismatch.
+func (c *consistency) end(open func() io.Reader) error {
+	if c.err != nil {
+		return c.err
+	}
 	if hdr := c.mismatch; hdr != nil {
-		if _, inTOC := names[keyOf(hdr.Name)]; inTOC {
+		inTOC, err := hasName(open, hdr.Name)
+		if err != nil {
+			return err
+		}
+		if inTOC {
 			return &InconsistentError{Name: hdr.Name, Field: "order", TOC: fmt.Sprintf(
 				"entry %d is %q in the TOC but %q in the tar-split; both must list entries in the same order", c.pos, c.tocName, hdr.Name)}
 		}
 		return &InconsistentError{Name: hdr.Name, Field: "name", TOC: fmt.Sprintf("%q", c.tocName), Tar: fmt.Sprintf("%q (at position %d; not in the TOC)", hdr.Name, c.pos)}
 	}
 	return c.ts.rest()
+}
+
+// hasName reports whether a non-chunk entry of the TOC is named name.
+func hasName(open func() io.Reader, name string) (bool, error) {
+	d := toc.NewDecoder(open())
+	for {
+		e, err := d.Next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("zstd:chunked TOC: second decode: %w", err)
+		}
+		if e.Type != toc.TypeChunk && e.Name == name {
+			return true, nil
+		}
+	}
 }
 
 // compareEntry compares what the writer would have put in the TOC for hdr

@@ -56,10 +56,12 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 			_ = m.Close() // temp files only: the load error is what matters
 		}
 	}()
-	// Both are inflated to the temp dir, and the sink spools what it builds
-	// from the TOC there: refuse before writing a byte if they cannot fit
+	// Both are inflated to the temp dir, the name keys and what the sink
+	// builds from the TOC are spooled there too: refuse before writing a byte if they cannot fit
 	// (a *spool.NoSpaceError).
-	need := ann.TOC.UncompressedLength
+	// The name keys of the uniqueness check (16 bytes an entry, beyond a
+	// constant) take less than the TOC's JSON.
+	need := 2 * ann.TOC.UncompressedLength
 	if ann.HasTarSplitPosition() {
 		need += ann.TarSplit.UncompressedLength // each under an int64 limit: no overflow
 	}
@@ -140,7 +142,7 @@ func Load(ctx context.Context, src blob.Source, blobSize int64, ann Annotations,
 
 	// The one decoding pass: validation, counts, the TOC/tar-split
 	// consistency check and the caller's sink.
-	v, d, err := decodeOnce(m.TOCJSON(), dataEnd, headers, opts.Sink)
+	v, d, err := decodeOnce(m.TOCJSON, dataEnd, headers, opts.Sink, opts.TempDir)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/chunkdiff/chunkdiff/formats"
 	"github.com/chunkdiff/chunkdiff/internal/blob"
 	"github.com/chunkdiff/chunkdiff/internal/blob/seekable"
@@ -15,8 +16,11 @@ import (
 	"testing"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/keyset"
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"github.com/opencontainers/go-digest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func load(t testing.TB, blob []byte, ann Annotations, opts Options, srcOpts ...testutil.SourceOption) (*Metadata, *testutil.Source, error) {
@@ -611,4 +615,23 @@ func TestLoadSink(t *testing.T) {
 	if _, _, err := load(t, l.Blob, l.Ann, Options{Sink: &countingSink{failAt: 3}}); !errors.Is(err, errSinkFull) {
 		t.Fatalf("err = %v, want the sink's", err)
 	}
+}
+
+// Name uniqueness over more names than the key set keeps in memory: the
+// repeat is found across spilled runs, named with its entry index, and the
+// runs' temp file is gone afterwards (load checks the temp dir).
+func TestLoadRepeatedNameAmongManyEntries(t *testing.T) {
+	l := rich(t)
+	doc := l.tocDoc(t)
+	es := doc.entries()
+	for i := range keyset.BufferKeys + 1000 {
+		es = append(es, map[string]any{"type": "dir", "name": fmt.Sprintf("many/%06d/", i)})
+	}
+	es = append(es, map[string]any{"type": "dir", "name": "many/000007/"})
+	doc["entries"] = es
+	err := loadErr(t, l.rebuild(t, doc, l.rawTarSplit(t)), "duplicate entry name", `"many/000007/"`)
+	var ee *EntryError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, len(es)-1, ee.Index)
+	assert.ErrorIs(t, err, ErrDuplicateName)
 }

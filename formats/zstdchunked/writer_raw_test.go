@@ -2,6 +2,7 @@ package zstdchunked
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"github.com/chunkdiff/chunkdiff/internal/testutil"
@@ -62,7 +63,7 @@ func TestWriterUncompressedVariant(t *testing.T) {
 	// The read side's own checks: entry validation and TOC/tar-split
 	// consistency, which also sums the tar size.
 	ts := newTarSplitHeaders(bytes.NewReader(tsJSON))
-	_, dec, err := decodeOnce(bytes.NewReader(tocJSON), int64(a.TOC.Offset), ts, nil)
+	_, dec, err := decodeOnce(func() io.Reader { return bytes.NewReader(tocJSON) }, int64(a.TOC.Offset), ts, nil, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
