@@ -173,7 +173,9 @@ func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (
 	defer c.tarSplit.close()
 	// tar-split parses the same bytes in its own goroutine, recording
 	// everything but payloads; its packer rejects duplicate paths.
-	its, done, err := asm.NewInputTarStreamWithDone(r, newHashPacker(c.tarSplit), nil)
+	packer := newHashPacker(c.tarSplit, cfg.tempDir)
+	defer func() { _ = packer.seen.Close() }() // a temp file at most
+	its, done, err := asm.NewInputTarStreamWithDone(r, packer, nil)
 	if err != nil {
 		return nil, fmt.Errorf("zstd:chunked writer: tar-split: %w", err)
 	}
@@ -193,7 +195,30 @@ func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (
 	if err := <-done; err != nil {
 		return nil, c.wrapErr(err)
 	}
+	if err := c.checkUnique(packer); err != nil {
+		return nil, err
+	}
 	return c.finish()
+}
+
+// checkUnique fails when a path repeats (tar-split's packer would have
+// refused it at the entry; ours knows at the end), naming that entry.
+func (c *blobWriter) checkUnique(p *hashPacker) error {
+	k, repeated, err := p.seen.Repeated()
+	if err != nil {
+		return fmt.Errorf("zstd:chunked writer: checking paths are unique: %w", err)
+	}
+	if !repeated {
+		return nil
+	}
+	ts, _, _, err := c.tarSplit.finish()
+	if err == nil {
+		var name string
+		if name, err = repeatedPath(ts, c.tarSplit.enc != nil, k); err == nil {
+			return &DuplicatePathError{Name: name}
+		}
+	}
+	return fmt.Errorf("zstd:chunked writer: %w: %w", ErrDuplicatePath, err)
 }
 
 // copyTar writes the data section: header bytes into the current frame,
