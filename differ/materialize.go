@@ -45,8 +45,9 @@ type materializer struct {
 
 // tree materialises every entry in TOC order (Dir format): directories,
 // empty files, symlinks, devices and whiteouts at once, regular files with
-// content through the fetcher, hard links last (their targets must exist),
-// directory times at the very end (creating children changes them).
+// content copied from the store (verified on the way, copyreuse.go) or
+// fetched, the two at the same time, hard links last (their targets must
+// exist), directory times at the very end (creating children changes them).
 //
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {

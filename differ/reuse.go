@@ -119,7 +119,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse,
 	return r, r.err
 }
 
-// reuseWorkers bounds the files looked up, verified or copied at once:
+// reuseWorkers bounds the files looked up (or chunks verified) at once:
 // enough to overlap cold reads with hashing, few enough not to thrash the
 // disk.
 const reuseWorkers = 4
