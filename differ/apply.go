@@ -111,7 +111,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	r := ready{layer: layer, plan: pl, reuse: ru}
 	sizes := pl.sizes()
 	ru.sizes(sizes)
-	reason := fmt.Sprintf("%d of %d entries to fetch, %d files found in the store, %d chunks local",
+	reason := fmt.Sprintf("%d of %d entries to fetch, %d files to copy from the store (verified as they are copied), %d chunks local",
 		len(pl.fetchAt)-len(ru.whole), pl.entries, len(ru.whole), ru.ChunksLocal)
 	// Held: Close cannot release the plan or the metadata under the fetch.
 	if err := advanceHolding(d, edgePrepare, r, states.Reason{Detail: reason}, sizes); err != nil {

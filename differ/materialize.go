@@ -27,6 +27,9 @@ type materializer struct {
 	// makes its own (flatCreated).
 	createdAt   []int64
 	flatCreated []*toc.Entry
+	// createdK[i] is the plan's fetch index of created file i (Dir format
+	// with reuse; nil: the same index), as the DiffID's progress counts.
+	createdK []int
 	// opened holds the entries of the files open between Sink.Open and
 	// Sink.Close (a few: one per fetch worker).
 	mu     sync.Mutex
@@ -42,18 +45,22 @@ type materializer struct {
 
 // tree materialises every entry in TOC order (Dir format): directories,
 // empty files, symlinks, devices and whiteouts at once, regular files with
-// content through the fetcher, hard links last (their targets must exist),
-// directory times at the very end (creating children changes them).
+// content copied from the store (verified on the way, copyreuse.go) or
+// fetched, the two at the same time, hard links last (their targets must
+// exist), directory times at the very end (creating children changes them).
 //
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
 	var links []int64         // record offsets of the hard links
 	names := apply.NewNames() // one path per entry, bound in tar order
-	m.createdAt = nil         // fetch files not reused, in order
-	if len(m.reuse.whole) == 0 {
+	reusing := len(m.reuse.whole) > 0
+	m.createdAt, m.createdK = nil, nil // fetch files not reused, in order
+	if !reusing {
 		m.createdAt = m.plan.fetchAt // the same list
 	}
-	k := -1 // fetch index of the current item
+	var copies []reuseJob // files to copy from the store, in order
+	var untouched []int   // fetch files a whiteout took: neither copied nor fetched
+	k := -1               // fetch index of the current item
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
@@ -63,8 +70,9 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		if isFetched {
 			k++
 			whole = m.reuse.whole[k]
-			if whole == nil && len(m.reuse.whole) > 0 {
+			if whole == nil && reusing {
 				m.createdAt = append(m.createdAt, s.Offset())
+				m.createdK = append(m.createdK, k)
 			}
 		}
 		if err := names.Add(e); err != nil {
@@ -73,6 +81,9 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		if handled, err := m.root.Whiteout(e); err != nil || handled {
 			if err != nil {
 				return fetch.Stats{}, err
+			}
+			if whole != nil {
+				untouched = append(untouched, k)
 			}
 			continue
 		}
@@ -84,7 +95,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 			if !isFetched {
 				err = m.root.EmptyFile(e)
 			} else if whole != nil {
-				err = m.reuseFile(e, whole)
+				copies = append(copies, reuseJob{k: k, at: s.Offset(), w: whole})
 			}
 		case toc.TypeSymlink:
 			err = m.root.Symlink(e)
@@ -104,7 +115,29 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	}
 	m.files = files{p: m.plan, at: m.createdAt}
 	started()
+	if m.progress != nil {
+		for _, k := range untouched {
+			m.progress.complete(k)
+		}
+	}
+	// The copies (cold reads of other layers' files, verified on the way)
+	// overlap the fetch; what does not verify is fetched afterwards.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	run := m.startCopies(ctx, cancel, copies)
 	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
+	if err != nil {
+		cancel(err)
+	}
+	rejected, cerr := run.wait(ctx)
+	if err == nil {
+		err = cerr
+	}
+	if err == nil && len(rejected) > 0 {
+		var more fetch.Stats
+		more, err = m.fetchRejected(ctx, src, opts, rejected)
+		addStats(&stats, more)
+	}
 	if err != nil {
 		return stats, err
 	}
@@ -118,40 +151,6 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		}
 	}
 	return stats, m.root.FinishDirs()
-}
-
-// reuseFile materialises e from a verified copy already in the store: a
-// hard link when allowed and the attributes match, else a reflink or copy.
-func (m *materializer) reuseFile(e *toc.Entry, w *wholeFile) error {
-	if w.link {
-		if err := m.root.LinkFile(e, w.src); err != nil {
-			return err
-		}
-		m.reuse.FilesLinked++
-		m.reuse.BytesLinked += e.Size
-		return nil
-	}
-	f, err := m.root.CreateFile(e)
-	if err != nil {
-		return err
-	}
-	method, err := apply.CopyContent(f, w.src)
-	if err != nil {
-		_ = f.Close()
-		return fmt.Errorf("reusing %q from the store: %w", e.Name, err)
-	}
-	if err := m.root.FinishFile(e, f); err != nil {
-		return err
-	}
-	m.reuse.FilesCopied++
-	m.reuse.BytesCopied += e.Size
-	if method == apply.Reflink {
-		m.reuse.FilesReflinked++
-	}
-	if m.verity != nil {
-		return m.verity.record(m.root, e.Name)
-	}
-	return nil
 }
 
 // flatTree materialises the Flat format used by composefs: only regular
@@ -284,20 +283,29 @@ func (m *materializer) Close(i int, f *os.File, ferr error) error {
 		err = m.verity.record(m.root, e.Name)
 	}
 	if err == nil && m.progress != nil {
-		m.progress.complete(i)
+		m.progress.complete(m.fetchIndex(i))
 	}
 	return err
 }
 
+// fetchIndex is the plan's fetch index of created file i.
+func (m *materializer) fetchIndex(i int) int {
+	if m.createdK != nil {
+		return m.createdK[i]
+	}
+	return i
+}
+
 // newProgress prepares completion tracking for the files about to be
-// fetched. In the Dir format it reads their names back from the layout as
-// the reassembly reaches them.
+// fetched or copied from the store. In the Dir format it reads their names
+// back from the layout as the reassembly reaches them.
 func (m *materializer) newProgress() *progress {
 	if m.flat {
 		return newProgress(len(m.flatCreated), nil, m.flatNames)
 	}
-	return newProgress(len(m.createdAt), func(i int) (string, error) {
-		it, err := m.plan.layout.ReadAt(m.createdAt[i])
+	// Every file with content, copied or fetched, by fetch index.
+	return newProgress(len(m.plan.fetchAt), func(k int) (string, error) {
+		it, err := m.plan.layout.ReadAt(m.plan.fetchAt[k])
 		return it.Entry.Name, err
 	}, nil)
 }

@@ -39,7 +39,8 @@ type locator interface {
 
 // reuse is what planning found locally for one layer.
 type reuse struct {
-	// whole[i]: fetch file i exists verbatim in the store (verified).
+	// whole[i]: fetch file i may exist verbatim in the store (a candidate,
+	// not verified yet).
 	whole map[int]*wholeFile
 	mu    sync.Mutex          // guards the maps and counters while planning
 	open  map[string]*os.File // sources by dir + path, closed at the end
@@ -48,9 +49,14 @@ type reuse struct {
 	ReuseSummary
 }
 
+// wholeFile is a candidate for a whole file: chosen while planning,
+// verified only while it is copied (or, to be hard-linked, hashed) into the
+// new layer; a candidate that does not hash to the file's digest is
+// discarded and the file fetched (materializer.copyReused).
 type wholeFile struct {
-	src  *os.File
-	link bool // hard-link it (use_hard_links, attributes match)
+	loc  location
+	src  *os.File // opened while planning (hard-link check), else nil
+	link bool     // hard-link it (use_hard_links, attributes match)
 }
 
 // ReuseSummary counts what content reuse saved.
@@ -61,7 +67,8 @@ type ReuseSummary struct {
 	BytesLinked    int64 `json:"bytes_linked"`
 	BytesCopied    int64 `json:"bytes_copied"`
 	ChunksLocal    int   `json:"chunks_local"`
-	// Rejected counts index hits whose bytes no longer matched.
+	// Rejected counts index hits whose bytes no longer matched (chunks
+	// while planning, whole files while copying them).
 	Rejected int `json:"stale_hits_rejected"`
 	// LowerBound is the compressed size of the pieces (single-piece files
 	// and chunks) whose digests occur nowhere in the store: what any
@@ -92,8 +99,9 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse,
 		r.LowerBound = pl.bytesPlanned // no chunk is local
 		return r, nil
 	}
-	// Verifying candidates means reading and hashing them: spread the
-	// files over a few workers (I/O and hashing overlap on 2 cores).
+	// Looking candidates up costs a few syscalls per file and layer (and
+	// verifying a local chunk reads it): spread the files over a few
+	// workers. Whole files are verified later, while they are copied.
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range reuseWorkers {
@@ -111,8 +119,9 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse,
 	return r, r.err
 }
 
-// reuseWorkers bounds the files verified at once: enough to overlap reads
-// with hashing, few enough not to thrash the disk.
+// reuseWorkers bounds the files looked up (or chunks verified) at once:
+// enough to overlap cold reads with hashing, few enough not to thrash the
+// disk.
 const reuseWorkers = 4
 
 // planFile finds fetch file i whole in the store, or else its chunks.
@@ -165,29 +174,34 @@ func networkBytes(f fetch.File) int64 {
 	return n
 }
 
-// findWhole returns a verified local copy of f, preferring one that can be
-// hard-linked when use_hard_links is set.
+// findWhole returns a candidate for a local copy of f, preferring one that
+// can be hard-linked when use_hard_links is set. Nothing is read: the
+// candidate is verified when it is copied (one read instead of two), and
+// planning costs a lookup per file.
 func (r *reuse) findWhole(loc locator, f *fetch.File, e *toc.Entry, dest *apply.Root, hardLinks bool) *wholeFile {
+	if f.Digest == "" || !f.Digest.Algorithm().Available() {
+		return nil // nothing would verify the copy
+	}
 	var fallback *wholeFile
 	for l := range loc.files(f.Digest, f.Size, e.Name) {
 		if l.offset != 0 || l.length != f.Size {
 			continue
 		}
-		src := r.openVerified(l, f.Digest, f.Size)
+		if !hardLinks {
+			return &wholeFile{loc: l}
+		}
+		src := r.source(l)
 		if src == nil {
 			continue
 		}
-		if !hardLinks {
-			return &wholeFile{src: src}
-		}
 		if target, err := dest.Target(e); err == nil {
 			if same, err := apply.SameAttrs(src, &target); err == nil && same {
-				return &wholeFile{src: src, link: true}
+				return &wholeFile{loc: l, src: src, link: true}
 			}
 		}
 		// Attributes differ: a copy still saves the download.
 		if fallback == nil {
-			fallback = &wholeFile{src: src}
+			fallback = &wholeFile{loc: l, src: src}
 		}
 	}
 	return fallback
@@ -206,11 +220,6 @@ func (r *reuse) findRange(loc locator, d digest.Digest, size int64) (*os.File, i
 	return nil, 0
 }
 
-func (r *reuse) openVerified(l location, d digest.Digest, size int64) *os.File {
-	l.offset, l.length = 0, size
-	return r.openVerifiedRange(l, d)
-}
-
 // openVerifiedRange opens l (in-root, no symlinks followed: layer trees are
 // untrusted) and checks that its bytes hash to d.
 func (r *reuse) openVerifiedRange(l location, d digest.Digest) *os.File {
@@ -221,15 +230,25 @@ func (r *reuse) openVerifiedRange(l location, d digest.Digest) *os.File {
 	if src == nil {
 		return nil
 	}
-	h := d.Algorithm().Hash()
-	n, err := io.Copy(h, io.NewSectionReader(src, l.offset, l.length))
-	if err != nil || n != l.length || digest.NewDigest(d.Algorithm(), h) != d {
-		r.mu.Lock()
-		r.Rejected++
-		r.mu.Unlock()
+	if !verifies(src, l.offset, l.length, d) {
+		r.reject()
 		return nil
 	}
 	return src
+}
+
+// reject counts a candidate whose bytes did not match.
+func (r *reuse) reject() {
+	r.mu.Lock()
+	r.Rejected++
+	r.mu.Unlock()
+}
+
+// verifies reports whether length bytes of src at offset hash to d.
+func verifies(src *os.File, offset, length int64, d digest.Digest) bool {
+	h := d.Algorithm().Hash()
+	n, err := io.Copy(h, io.NewSectionReader(src, offset, length))
+	return err == nil && n == length && digest.NewDigest(d.Algorithm(), h) == d
 }
 
 // source opens (once) the file l points at, nil if it is gone. Files are
@@ -262,6 +281,34 @@ func (r *reuse) source(l location) *os.File {
 		src, _ = root.OpenForRead(filepath.ToSlash(l.path))
 	}
 	r.open[key] = src
+	return src
+}
+
+// openSource opens the file l points at for the caller, who closes it
+// (nil if it is gone); the layer directory is opened once and shared, the
+// file is confined to it as in source.
+func (r *reuse) openSource(l location) *os.File {
+	if l.trusted {
+		src, err := os.OpenFile(l.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return nil
+		}
+		return src
+	}
+	r.mu.Lock()
+	root, ok := r.roots[l.dir]
+	if !ok {
+		root, _ = apply.Open(l.dir, apply.Options{})
+		r.roots[l.dir] = root
+	}
+	r.mu.Unlock()
+	if root == nil {
+		return nil
+	}
+	src, err := root.OpenForRead(filepath.ToSlash(l.path))
+	if err != nil {
+		return nil
+	}
 	return src
 }
 

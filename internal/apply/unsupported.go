@@ -5,6 +5,7 @@ package apply
 import (
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"runtime"
 
@@ -43,3 +44,8 @@ func (r *Root) Hardlink(*toc.Entry) error                { return errPlatform }
 func (r *Root) Target(*toc.Entry) (toc.Entry, error)     { return toc.Entry{}, errPlatform }
 func (r *Root) LinkFile(*toc.Entry, *os.File) error      { return errPlatform }
 func (r *Root) Whiteout(*toc.Entry) (bool, error)        { return false, errPlatform }
+
+func CopyVerified(*os.File, *os.File, int64, hash.Hash, []byte) (CopyMethod, error) {
+	return UserCopy, errPlatform
+}
+func (r *Root) DiscardFile(*toc.Entry, *os.File) error { return errPlatform }

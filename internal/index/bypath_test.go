@@ -121,3 +121,21 @@ func regularSizes(t *testing.T, tarBytes []byte) map[string]int64 {
 		}
 	}
 }
+
+// A file under a directory the layer lacks is no candidate, however deep,
+// and asking for one does not hide the files of directories it has (the
+// missing parent is remembered, not the answer for the whole layer).
+func TestFilesByPathMissingSubtree(t *testing.T) {
+	f := newFixture(t)
+	x := open(t, f.store, index.WithFileLayers(index.FilesByPath))
+	defer x.Close()
+	sizes := regularSizes(t, f.plainTar)
+	for name, d := range regularFiles(t, f.plainTar) {
+		for _, missing := range []string{"nothere/" + name, "nothere/deeper/still/" + name, name + "/under-a-file"} {
+			_, ok := inLayer(candidates(x, d, sizes[name], missing), f.plain.ID)
+			assert.False(t, ok, missing)
+		}
+		_, ok := inLayer(candidates(x, d, sizes[name], name), f.plain.ID)
+		assert.True(t, ok, name)
+	}
+}
