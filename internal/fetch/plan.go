@@ -33,14 +33,16 @@ import (
 // at a time, not to the whole layer: the planner reads the files in order,
 // closes a window when it is full, plans its calls and hands them to the
 // workers while it reads on. A window keeps only its atoms (32 bytes each)
-// and the few chunk ranges that had to be clamped (see below); the files'
+// and the few chunk ranges that had to be clamped (clamp); the files'
 // chunks are read again by the worker that fetches them. A plan over the
 // whole layer can share a call's unused ranges between what are here two
-// windows: per window boundary the windowed plan costs at most one call
-// (RequestCost) more, or fetches fewer merged gap bytes instead. A full
-// window is windowAtoms ≥ 16 calls of 1024 ranges, so that is under 1/16 of
-// the calls on a sparse layer; a dense one (a cold pull) has few atoms and
-// is planned exactly as a whole.
+// windows, and merge the gap at their boundary: with B boundaries the
+// windowed plan costs at most (B + ceil(B/T)) × RequestCost more by the
+// rule's measure (TestPlanWindows checks it), and it never merges the
+// boundary gaps. A full window is at least 16 calls of 1024 ranges, so
+// that is about one call in 16 on a sparse layer; a layer with fewer than
+// windowAtoms atoms (a cold pull, a typical update) is planned exactly as
+// a whole.
 
 // Window limits: memory per window is about windowAtoms × 70 bytes while it
 // is planned (atoms, the merged spans, the sort order) and windowClamps × 16
