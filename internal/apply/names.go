@@ -1,9 +1,12 @@
 package apply
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 )
@@ -27,12 +30,24 @@ var ErrLinkOrder = errors.New("hard link before its target")
 // refuses names that repeat after filepath.Clean, "d/" and "./d", in the
 // store's tar-split packer, but lets "/h" replace "h"; we refuse both.)
 //
-// Paths are kept as 16-byte hashes (128 bits of SHA-256 make a collision
-// negligible), so the binding costs a fixed few dozen bytes per entry
-// however long the names are.
+// Paths are kept as 15-byte hashes (120 bits of SHA-256: a collision is
+// negligible by chance and takes about 2^60 hashes to seek) with the
+// entry's kind in a 16th byte, so the binding costs 16 bytes per entry
+// however long the names are: the latest entries in a map, the others in
+// sorted runs of at most namesRunMax keys searched by bisection. (A map of
+// every key cost 23 to 38 bytes an entry, 38 MB at a million.)
 type Names struct {
-	kinds map[pathKey]kind // cleaned name → entry type
+	recent map[pathKey]kind // the latest entries, up to namesRecent
+	runs   [][]pathKey      // sorted; a run's size is namesRecent × 2^k
 }
+
+// Memory: 16 bytes per entry in the runs, plus at most namesRecent entries
+// in the map and, while two runs are merged, one more run of up to
+// namesRunMax keys (4 MiB).
+const (
+	namesRecent = 8192
+	namesRunMax = 256 << 10
+)
 
 // kind is an entry type as an index into kindNames (one byte per entry
 // rather than a string header).
@@ -45,15 +60,101 @@ const kindDir kind = 2
 
 func (k kind) String() string { return kindNames[k] }
 
+// pathKey is 15 bytes of a path's hash; in runs, byte 15 holds the kind.
 type pathKey [16]byte
 
 func keyOfPath(clean string) pathKey {
 	s := sha256.Sum256([]byte(clean))
-	return pathKey(s[:16])
+	var k pathKey
+	copy(k[:15], s[:15])
+	return k
 }
 
 // NewNames starts an empty binding.
-func NewNames() *Names { return &Names{kinds: map[pathKey]kind{}} }
+func NewNames() *Names { return &Names{recent: map[pathKey]kind{}} }
+
+// lookup returns the kind bound to key.
+func (n *Names) lookup(key pathKey) (kind, bool) {
+	if k, ok := n.recent[key]; ok {
+		return k, true
+	}
+	hi, lo := key.halves()
+	for _, run := range n.runs {
+		i, j := 0, len(run)
+		for i < j {
+			m := int(uint(i+j) >> 1)
+			if h, l := run[m].halves(); h < hi || h == hi && l < lo {
+				i = m + 1
+			} else {
+				j = m
+			}
+		}
+		if i < len(run) {
+			if h, l := run[i].halves(); h == hi && l == lo {
+				return kind(run[i][15]), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// halves returns the key's 15 hash bytes as two big-endian numbers, for
+// comparisons in the order of the runs.
+func (k *pathKey) halves() (hi, lo uint64) {
+	return binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:]) >> 8
+}
+
+// cmpKeys orders keys by their hash bytes (two keys in runs never share
+// them: a path is bound once).
+func cmpKeys(a, b pathKey) int {
+	ah, al := a.halves()
+	bh, bl := b.halves()
+	switch {
+	case ah != bh:
+		return cmp.Compare(ah, bh)
+	default:
+		return cmp.Compare(al, bl)
+	}
+}
+
+// bind adds key (not bound yet) with kind k.
+func (n *Names) bind(key pathKey, k kind) {
+	n.recent[key] = k
+	if len(n.recent) < namesRecent {
+		return
+	}
+	run := make([]pathKey, 0, len(n.recent))
+	for key, k := range n.recent {
+		key[15] = byte(k)
+		run = append(run, key)
+	}
+	clear(n.recent)
+	slices.SortFunc(run, cmpKeys)
+	// Merge equal runs, like a binary counter, up to namesRunMax.
+	for len(n.runs) > 0 {
+		last := n.runs[len(n.runs)-1]
+		if len(last) != len(run) || len(last)+len(run) > namesRunMax {
+			break
+		}
+		run = mergeKeys(last, run)
+		n.runs = n.runs[:len(n.runs)-1]
+	}
+	n.runs = append(n.runs, run)
+}
+
+// mergeKeys merges two sorted runs into a new one.
+func mergeKeys(a, b []pathKey) []pathKey {
+	out := make([]pathKey, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if cmpKeys(a[0], b[0]) <= 0 {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
+}
 
 // Add binds e's path, or says why it cannot be bound.
 func (n *Names) Add(e *toc.Entry) error {
@@ -62,7 +163,7 @@ func (n *Names) Add(e *toc.Entry) error {
 		return err
 	}
 	key := keyOfPath(name)
-	if prev, ok := n.kinds[key]; ok {
+	if prev, ok := n.lookup(key); ok {
 		return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("the layer already has this path as a %q entry; a %q entry may not replace it", prev.String(), e.Type), Err: ErrDuplicateEntry}
 	}
 	if e.Type == toc.TypeHardlink {
@@ -70,14 +171,14 @@ func (n *Names) Add(e *toc.Entry) error {
 		if err != nil || target == "" {
 			return &InsecurePathError{Name: e.Name, Reason: fmt.Sprintf("link target %q is not local to the layer root", e.LinkName)}
 		}
-		switch k, ok := n.kinds[keyOfPath(target)]; {
+		switch k, ok := n.lookup(keyOfPath(target)); {
 		case !ok:
 			return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("link target %q is not created by an earlier entry", e.LinkName), Err: ErrLinkOrder}
 		case k == kindDir:
 			return &ConflictError{Name: e.Name, Reason: fmt.Sprintf("link target %q is a directory", e.LinkName)}
 		}
 	}
-	n.kinds[key] = kindOf(e.Type)
+	n.bind(key, kindOf(e.Type))
 	return nil
 }
 

@@ -1,6 +1,27 @@
 // Package fetch plans range requests for the chunks of files missing
 // locally, fetches them with GetBlobAt and streams verified contents into
 // destination files.
+//
+// # Memory
+//
+// What a fetch holds does not grow with the number of files or chunks
+// (FetchFiles reads them on demand):
+//
+//   - Planning runs a window at a time, ahead of the fetch (plan.go). A
+//     window keeps at most 16384 merged ranges of 32 bytes, 16384 clamped
+//     chunk ranges of 16 bytes and its calls (80 bytes each; as many as its
+//     ranges only when a server takes one range per call): under 3 MiB in
+//     that worst case, under 1 MiB when ranges are merged or few. The
+//     planner hands calls over one at a time and stays at most one window
+//     ahead of the workers: at most Concurrency+2 windows exist (one per
+//     worker's call, the one being handed over, the one being read), under
+//     12 MiB in the worst case with the default Concurrency of 2.
+//   - Each of the Concurrency workers holds the buffers described at
+//     Options.Concurrency, one open file and the File it is made from;
+//     the planner holds the File it is reading. A File's chunk list is the
+//     caller's: one entry per chunk of that file.
+//
+// Fetch takes the files as a slice, which the caller holds.
 package fetch
 
 import (
@@ -114,9 +135,10 @@ func (o Options) withDefaults() Options {
 
 // Files gives the files to produce by index, so that a caller can keep
 // them out of memory: planning reads every file once, in order, and
-// fetching reads each again when it opens it. File must describe the same
-// file every time it is asked, and may be called concurrently; Fetch does
-// not modify what it returns.
+// fetching reads each again when it opens it, while planning reads on.
+// File must describe the same file every time it is asked (a change is
+// reported as ErrInvalidInput when it is noticed), and may be called
+// concurrently; Fetch does not modify what it returns.
 type Files interface {
 	Len() int
 	File(i int) (*File, error)
@@ -132,49 +154,82 @@ func (l List) Len() int { return len(l) }
 func (l List) File(i int) (*File, error) { return &l[i], nil }
 
 // Fetch produces files from src into sink. Files must be in ascending blob
-// order (as TOC entries are). On error, every file opened is handed to
-// Sink.Close with a non-nil error, and the first error is returned.
+// order (as TOC entries are). Invalid files are found while planning, which
+// runs ahead of the fetch: files before them may already be complete. On
+// error, every file opened and not complete is handed to Sink.Close with a
+// non-nil error, and the first error is returned.
 func Fetch(ctx context.Context, src chunked.ImageSourceSeekable, files []File, sink Sink, opts Options) (Stats, error) {
 	return FetchFiles(ctx, src, List(files), sink, opts)
 }
 
-// FetchFiles is Fetch with the files read on demand; what the plan keeps
-// per file is a few dozen bytes per chunk.
+// FetchFiles is Fetch with the files read on demand: planning runs ahead
+// of the fetch a window at a time, so memory does not grow with the number
+// of files (see the package documentation).
 func FetchFiles(ctx context.Context, src chunked.ImageSourceSeekable, files Files, sink Sink, opts Options) (Stats, error) {
 	o := opts.withDefaults()
 	if o.Codec < Zstd || o.Codec > Raw {
 		return Stats{}, fmt.Errorf("fetch: %w: unknown codec %v", ErrInvalidInput, o.Codec)
 	}
-	p, err := newPlan(files, o)
-	if err != nil {
-		return Stats{}, err
-	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	f := &fetcher{ctx: ctx, cancel: cancel, src: src, files: files, sink: sink, opts: o, plan: p,
-		handoff: make([]chan *openFile, len(p.requests))}
+	f := &fetcher{ctx: ctx, cancel: cancel, src: src, files: files, sink: sink, opts: o,
+		handed: map[*openFile]struct{}{}}
 	f.maxRanges.Store(int64(o.MaxRangesPerRequest))
-	for i := range f.handoff {
-		f.handoff[i] = make(chan *openFile, 1)
-	}
 
-	workers := min(o.Concurrency, len(p.requests))
-	stats := make([]Stats, workers)
-	var next, done atomic.Int64
+	// The planner hands the calls over in order, as it plans them; an
+	// unbuffered channel keeps it at most one window ahead of the workers.
+	reqs := make(chan *request)
+	var issued, done atomic.Int64
+	var planned atomic.Bool
 	var wg sync.WaitGroup
-	for i := range workers {
+	wg.Go(func() {
+		defer close(reqs)
+		pl := newPlanner(ctx, files, o)
+		var prevOut chan *openFile
+		for {
+			win, err := pl.next() // the previous window is dead here
+			if err != nil {
+				if ctx.Err() == nil {
+					f.fail(err)
+				}
+				return
+			}
+			if win == nil {
+				planned.Store(true)
+				return
+			}
+			for k := range win.requests {
+				rq := &win.requests[k]
+				rq.in, rq.out = prevOut, make(chan *openFile, 1)
+				prevOut = rq.out
+				select {
+				case reqs <- rq:
+					issued.Add(1)
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	})
+
+	stats := make([]Stats, o.Concurrency)
+	for i := range o.Concurrency {
 		wg.Go(func() {
-			w := newWorker(f)
+			var w *worker // its buffers only once it has a call to make
 			defer func() {
-				w.close()
-				stats[i] = w.stats
+				if w != nil {
+					w.close()
+					stats[i] = w.stats
+				}
 			}()
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= len(p.requests) || ctx.Err() != nil {
+			for rq := range reqs {
+				if ctx.Err() != nil {
 					break
 				}
-				if err := w.runTop(k); err != nil {
+				if w == nil {
+					w = newWorker(f)
+				}
+				if err := w.runTop(rq); err != nil {
 					if ctx.Err() != nil {
 						// Cancelled first (by the caller or another
 						// worker's failure): that is the real error,
@@ -195,17 +250,13 @@ func FetchFiles(ctx context.Context, src chunked.ImageSourceSeekable, files File
 	for _, s := range stats {
 		total.add(s)
 	}
-	err = f.firstErr()
-	if err == nil && int(done.Load()) < len(p.requests) {
+	err := f.firstErr()
+	if err == nil && (!planned.Load() || done.Load() < issued.Load()) {
 		err = fmt.Errorf("fetch: %w", context.Cause(ctx)) // cancelled between calls
 	}
 	// A file handed over to a call that never ran is still open.
-	for _, ch := range f.handoff {
-		select {
-		case of := <-ch:
-			_ = f.closeFile(of, err) // err already says the fetch failed
-		default:
-		}
+	for _, of := range f.takeHanded() {
+		_ = f.closeFile(of, err) // err already says the fetch failed
 	}
 	return total, err
 }
@@ -218,15 +269,15 @@ type fetcher struct {
 	files  Files
 	sink   Sink
 	opts   Options
-	plan   *plan
 
 	// maxRanges is lowered by refusals, for every later call.
 	maxRanges atomic.Int64
 	calls     atomic.Int64 // numbers the calls, for errors
-	// handoff[k] carries the file request k leaves unfinished to k+1.
-	handoff []chan *openFile
 
-	sinkMu sync.Mutex // Sink is never called concurrently
+	sinkMu sync.Mutex // Sink is never called concurrently; guards handed
+	// handed holds the files handed from one call to the next and not
+	// yet taken: if the next call never runs they are closed at the end.
+	handed map[*openFile]struct{}
 
 	errMu sync.Mutex
 	err   error
@@ -273,6 +324,30 @@ func (f *fetcher) openFile(i int) (*openFile, error) {
 		of.hash = d.Algorithm().Hash()
 	}
 	return of, nil
+}
+
+// handOver records of as passed to the next call (taken: false) or taken
+// by it.
+func (f *fetcher) handOver(of *openFile, taken bool) {
+	f.sinkMu.Lock()
+	defer f.sinkMu.Unlock()
+	if taken {
+		delete(f.handed, of)
+	} else {
+		f.handed[of] = struct{}{}
+	}
+}
+
+// takeHanded returns the files handed over and never taken.
+func (f *fetcher) takeHanded() []*openFile {
+	f.sinkMu.Lock()
+	defer f.sinkMu.Unlock()
+	var out []*openFile
+	for of := range f.handed {
+		out = append(out, of)
+	}
+	clear(f.handed)
+	return out
 }
 
 // closeFile hands of to Sink.Close; err != nil means the file is bad.

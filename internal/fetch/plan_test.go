@@ -1,8 +1,11 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math/rand"
+	"runtime"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -28,8 +31,33 @@ func spread(n int, size int64, gap func(i int) int64) []File {
 	return layout(rs...)
 }
 
+// testPlan is every window of a plan, kept (Fetch drops each once fetched).
+type testPlan struct {
+	windows  []*window
+	requests []*request
+}
+
+// planAll runs the planner to the end.
+func planAll(files Files, o Options) (*testPlan, error) {
+	pl := newPlanner(context.Background(), files, o)
+	p := &testPlan{}
+	for {
+		w, err := pl.next()
+		if err != nil {
+			return nil, err
+		}
+		if w == nil {
+			return p, nil
+		}
+		p.windows = append(p.windows, w)
+		for k := range w.requests {
+			p.requests = append(p.requests, &w.requests[k])
+		}
+	}
+}
+
 // planCost sums what a plan fetches and how many calls it makes.
-func planCost(p *plan) (bytes int64, calls, ranges int) {
+func planCost(p *testPlan) (bytes int64, calls, ranges int) {
 	for _, r := range p.requests {
 		if len(r.spans) > 0 {
 			calls++
@@ -42,53 +70,102 @@ func planCost(p *plan) (bytes int64, calls, ranges int) {
 	return
 }
 
-func mustPlan(t testing.TB, files []File, o Options) *plan {
+func mustPlan(t testing.TB, files []File, o Options) *testPlan {
 	t.Helper()
-	p, err := newPlan(List(files), o.withDefaults())
+	p, err := planAll(List(files), o.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPlan(t, p)
+	checkPlan(t, files, p)
 	return p
 }
 
-// checkPlan checks the invariants every plan must have: sorted,
-// non-overlapping spans covering every net chunk exactly once, requests
-// covering every step exactly once in order, within the cap.
-func checkPlan(t testing.TB, p *plan) {
-	t.Helper()
-	nextStep, nextNet := 0, int32(0)
-	var prevEnd int64 = -1
-	for ri, r := range p.requests {
-		if r.s0 != nextStep || r.s1 < r.s0 {
-			t.Fatalf("request %d steps [%d,%d), want start %d", ri, r.s0, r.s1, nextStep)
+// netRange is the range a data chunk is fetched from: its own, or clamped.
+func netRange(p *testPlan, files []File, at pos) (int64, int64) {
+	c := &files[at.file].Chunks[at.chunk]
+	for _, w := range p.windows {
+		for _, cl := range w.clamps {
+			if cl.at == at {
+				return c.Offset, cl.end
+			}
 		}
-		nextStep = r.s1
+	}
+	return c.Offset, c.Offset + c.Length
+}
+
+// checkPlan checks the invariants every plan must have: windows and
+// requests covering every step exactly once in order; in each request,
+// sorted, non-overlapping spans, each covering at least one of its data
+// chunks, and every data chunk inside one; clamped ranges ending where the
+// next data chunk starts; windows within their limits.
+func checkPlan(t testing.TB, files []File, p *testPlan) {
+	t.Helper()
+	next := pos{}
+	for _, w := range p.windows {
+		if w.start != next {
+			t.Fatalf("window starts at %v, want %v", w.start, next)
+		}
+		next = w.end
+		if len(w.atoms) > windowAtoms || len(w.clamps) > windowClamps {
+			t.Fatalf("window with %d atoms, %d clamps", len(w.atoms), len(w.clamps))
+		}
+	}
+	if next != (pos{file: int32(len(files))}) {
+		t.Fatalf("windows end at %v", next)
+	}
+	next = pos{}
+	var prevEnd int64 = -1
+	lastOff := int64(-1)
+	for ri, r := range p.requests {
+		if r.s0 != next || r.s1.less(r.s0) {
+			t.Fatalf("request %d steps [%v,%v), want start %v", ri, r.s0, r.s1, next)
+		}
+		next = r.s1
 		for _, s := range r.spans {
-			if s.start <= prevEnd && prevEnd >= 0 && s.start < prevEnd {
+			if s.start < prevEnd {
 				t.Fatalf("request %d: span [%d,%d) overlaps previous end %d", ri, s.start, s.end, prevEnd)
 			}
 			if s.end <= s.start {
 				t.Fatalf("empty span %+v", s)
 			}
-			if s.c0 != nextNet {
-				t.Fatalf("span covers chunks from %d, want %d", s.c0, nextNet)
-			}
-			for k := s.c0; k < s.c1; k++ {
-				c := p.net[k]
-				if c.off < s.start || c.end > s.end {
-					t.Fatalf("chunk [%d,%d) outside span [%d,%d)", c.off, c.end, s.start, s.end)
-				}
-				if st := int(c.step); st < r.s0 || st >= r.s1 {
-					t.Fatalf("chunk step %d outside request steps [%d,%d)", st, r.s0, r.s1)
-				}
-			}
-			nextNet = s.c1
 			prevEnd = s.end
 		}
+		si, used := 0, false
+		for at := r.s0; at.less(r.s1); {
+			f := &files[at.file]
+			if len(f.Chunks) == 0 {
+				at = pos{file: at.file + 1}
+				continue
+			}
+			if c := &f.Chunks[at.chunk]; isData(c) {
+				off, end := netRange(p, files, at)
+				if off <= lastOff {
+					t.Fatalf("data chunk %v at %d after %d", at, off, lastOff)
+				}
+				lastOff = off
+				for si < len(r.spans) && off >= r.spans[si].end {
+					if !used {
+						t.Fatalf("request %d: span %d covers no chunk", ri, si)
+					}
+					si, used = si+1, false
+				}
+				if si == len(r.spans) || off < r.spans[si].start || end > r.spans[si].end {
+					t.Fatalf("request %d: chunk %v [%d,%d) outside its span", ri, at, off, end)
+				}
+				used = true
+			}
+			if int(at.chunk)+1 >= len(f.Chunks) {
+				at = pos{file: at.file + 1}
+			} else {
+				at.chunk++
+			}
+		}
+		if len(r.spans) > 0 && (si != len(r.spans)-1 || !used) {
+			t.Fatalf("request %d: %d spans, chunks in %d", ri, len(r.spans), si+1)
+		}
 	}
-	if nextStep != len(p.steps) || int(nextNet) != len(p.net) {
-		t.Fatalf("plan covers %d/%d steps, %d/%d chunks", nextStep, len(p.steps), nextNet, len(p.net))
+	if next != (pos{file: int32(len(files))}) {
+		t.Fatalf("plan covers steps up to %v of %d files", next, len(files))
 	}
 }
 
@@ -113,8 +190,9 @@ func TestPlanAutoMerge(t *testing.T) {
 func TestPlanOverlap(t *testing.T) {
 	files := layout([2]int64{0, 500}, [2]int64{300, 5000}, [2]int64{10000, 50})
 	p := mustPlan(t, files, Options{AutoMergeGap: -1})
-	if p.net[0].end != 300 || p.net[1].end != 5300 {
-		t.Fatalf("clamped %+v", p.net)
+	// Only the first range runs into the next one; the others keep theirs.
+	if cl := p.windows[0].clamps; fmt.Sprint(cl) != "[{{0 0} 300}]" {
+		t.Fatalf("clamped %+v", cl)
 	}
 	if s := p.requests[0].spans; len(s) != 2 || s[0].end != 5300 {
 		t.Fatalf("spans %+v", s)
@@ -251,8 +329,8 @@ func TestPlanZerosAndEmpty(t *testing.T) {
 		{Name: "tail", Size: 3, Chunks: []Chunk{{Offset: 20000, Length: 2, Size: 3, Zeros: true}}},
 	}
 	p := mustPlan(t, files, Options{})
-	if len(p.net) != 2 || len(p.steps) != 6 || len(p.requests) != 1 || len(p.requests[0].spans) != 2 {
-		t.Fatalf("net %d steps %d requests %+v", len(p.net), len(p.steps), p.requests)
+	if len(p.requests) != 1 || len(p.requests[0].spans) != 2 {
+		t.Fatalf("requests %+v", p.requests)
 	}
 	// Nothing to fetch at all: one local "call".
 	p = mustPlan(t, files[:2], Options{})
@@ -274,7 +352,7 @@ func TestPlanInvalid(t *testing.T) {
 		"chunk digest": {{Name: "a", Size: 1, Digest: good, Chunks: []Chunk{{Length: 1, Size: 1, Digest: "md5:00"}}}},
 	}
 	for name, files := range cases {
-		_, err := newPlan(List(files), Options{}.withDefaults())
+		_, err := planAll(List(files), Options{}.withDefaults())
 		var fe *FileError
 		if !errors.Is(err, ErrInvalidInput) || !errors.As(err, &fe) {
 			t.Errorf("%s: %v", name, err)
@@ -300,8 +378,130 @@ func BenchmarkPlan(b *testing.B) {
 	o := Options{}.withDefaults()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := newPlan(List(files), o); err != nil {
+		if _, err := planAll(List(files), o); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// synthFiles is n one-chunk files of 100 bytes each followed by gap bytes,
+// made on demand like the differ's list (nothing per file is kept).
+type synthFiles struct {
+	n   int
+	gap int64
+}
+
+func (s synthFiles) Len() int { return s.n }
+
+func (s synthFiles) File(i int) (*File, error) {
+	off := int64(i) * (100 + s.gap)
+	return &File{Name: "f", Size: 100, Chunks: []Chunk{{Offset: off, Length: 100, Size: 100}}}, nil
+}
+
+// planPeak plans files with the real window limits and returns the most
+// heap in use (after a GC) while a window is handed out, which is when the
+// planner holds the most: the window just closed and the next one begun.
+func planPeak(t *testing.T, files Files) (peak uint64, windows int) {
+	t.Helper()
+	var ms runtime.MemStats
+	pl := newPlanner(context.Background(), files, Options{}.withDefaults())
+	for {
+		w, err := pl.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w == nil {
+			break
+		}
+		windows++
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+		runtime.KeepAlive(w)
+	}
+	runtime.KeepAlive(pl)
+	return peak, windows
+}
+
+// TestPlanMemoryFlat fails if what the planner keeps grows with the number
+// of files: 16× the files (sparse: every file its own range, the most
+// atoms; dense: one range for everything) must not need 1 MiB more heap.
+// The plan over the whole layer this replaced kept about 70 bytes per
+// fetched file here (20 MiB more at 320k files).
+func TestPlanMemoryFlat(t *testing.T) {
+	for _, gap := range []int64{2000, 0} {
+		small, ws := planPeak(t, synthFiles{n: 20000, gap: gap})
+		big, wb := planPeak(t, synthFiles{n: 320000, gap: gap})
+		t.Logf("gap %d: 20k files: %d KiB in use, %d windows; 320k files: %d KiB, %d windows",
+			gap, small>>10, ws, big>>10, wb)
+		if big > small+1<<20 {
+			t.Errorf("gap %d: planning 320k files holds %d KiB, 20k files %d KiB", gap, big>>10, small>>10)
+		}
+	}
+}
+
+// TestPlanWindows plans layouts with small windows and as a whole: the
+// windowed plans keep every invariant, and cost at most one call's worth
+// (RequestCost) more per window boundary by the rule's own measure.
+func TestPlanWindows(t *testing.T) {
+	layouts := map[string][]File{
+		"sparse": spread(5000, 100, func(int) int64 { return 1 << 20 }),
+		"mixed": spread(5000, 4096, func(i int) int64 {
+			return []int64{0, 2048, 1 << 20, 100, 1500, 3000}[i%6]
+		}),
+		"dense":      spread(5000, 4096, func(int) int64 { return 0 }),
+		"small gaps": spread(5000, 4096, func(i int) int64 { return int64(1025 + i%500) }),
+	}
+	layouts["random"] = randomLayout(3, 3000)
+	for name, files := range layouts {
+		for _, o := range []Options{{}, {MaxRangesPerRequest: 100}, {MaxRangesPerRequest: 1, RequestCost: 50000}, {RequestCost: -1}} {
+			o = o.withDefaults()
+			whole := mustPlan(t, files, o)
+			wb, wc, _ := planCost(whole)
+			restore := SetWindow(300, 40)
+			p := mustPlan(t, files, o)
+			restore()
+			b, c, _ := planCost(p)
+			rc := max(o.RequestCost, 0)
+			// Per boundary at most one call more, plus one more for every
+			// maxRanges boundaries (a merged gap cut there adds a range).
+			b0 := int64(len(p.windows) - 1)
+			boundaries := b0 + (b0+int64(o.MaxRangesPerRequest)-1)/int64(o.MaxRangesPerRequest)
+			t.Logf("%s, cap %d, cost %d: whole: %d calls, %d B; %d windows: %d calls, %d B",
+				name, o.MaxRangesPerRequest, o.RequestCost, wc, wb, len(p.windows), c, b)
+			if o.RequestCost >= 0 && b+rc*int64(c) > wb+rc*int64(wc)+boundaries*rc {
+				t.Errorf("%s, cap %d: windowed plan costs %d + %d calls, whole %d + %d calls, %d boundaries",
+					name, o.MaxRangesPerRequest, b, c, wb, wc, boundaries)
+			}
+		}
+	}
+}
+
+// randomLayout makes n files of 0-4 chunks: data chunks with random gaps
+// (some ranges running into the next chunk), zero runs, empty files.
+func randomLayout(seed int64, n int) []File {
+	rng := rand.New(rand.NewSource(seed))
+	files := make([]File, n)
+	var off int64
+	for i := range files {
+		f := &files[i]
+		f.Name = fmt.Sprint("f", i)
+		for j := range rng.Intn(5) {
+			size := int64(1 + rng.Intn(20000))
+			c := Chunk{Offset: off, Length: size, Size: size}
+			if j > 0 && rng.Intn(4) == 0 {
+				c.Zeros, c.Length = true, int64(rng.Intn(30))
+			} else {
+				off += size
+			}
+			junk := int64([]int{0, rng.Intn(1000), rng.Intn(3000), rng.Intn(1 << 21)}[rng.Intn(4)])
+			off += junk
+			if !c.Zeros && rng.Intn(2) == 0 {
+				c.Length += rng.Int63n(junk + 100)
+			}
+			f.Chunks = append(f.Chunks, c)
+			f.Size += size
+		}
+	}
+	return files
 }

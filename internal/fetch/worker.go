@@ -64,15 +64,15 @@ func (w *worker) abort(err error) {
 	}
 }
 
-// runTop runs the k-th planned call, taking over the file call k-1 left
+// runTop runs a planned call, taking over the file the previous call left
 // unfinished and handing over the one it leaves.
-func (w *worker) runTop(k int) error {
-	rq := &w.f.plan.requests[k]
-	if rq.s0 < rq.s1 && w.f.plan.steps[rq.s0].chunk > 0 {
+func (w *worker) runTop(rq *request) error {
+	if rq.s0.less(rq.s1) && rq.s0.chunk > 0 {
 		// Wait before asking for data: a stream must not sit idle while
 		// the previous call finishes the file.
 		select {
-		case w.cur = <-w.f.handoff[k-1]:
+		case w.cur = <-rq.in:
+			w.f.handOver(w.cur, true)
 		case <-w.f.ctx.Done():
 			return context.Cause(w.f.ctx)
 		}
@@ -81,7 +81,8 @@ func (w *worker) runTop(k int) error {
 		return err
 	}
 	if w.cur != nil {
-		w.f.handoff[k] <- w.cur // buffered: never blocks
+		w.f.handOver(w.cur, false)
+		rq.out <- w.cur // buffered: never blocks
 		w.cur = nil
 	}
 	return nil
@@ -91,7 +92,7 @@ func (w *worker) runTop(k int) error {
 func (w *worker) run(rq *request) error {
 	f := w.f
 	if maxR := int(f.maxRanges.Load()); len(rq.spans) > maxR {
-		for _, sub := range f.plan.split(rq.a0, rq.a1, rq.s0, rq.s1, maxR, f.opts.RequestCost) {
+		for _, sub := range rq.w.split(rq.a0, rq.a1, rq.s0, rq.s1, maxR, f.opts.RequestCost, f.opts.MinCalls) {
 			if err := w.run(&sub); err != nil {
 				return err
 			}
@@ -130,10 +131,17 @@ func (w *worker) run(rq *request) error {
 	return nil
 }
 
+// errChanged: the plan was made from what Files said earlier.
+var errChanged = fmt.Errorf("fetch: %w: the file list changed between reads", ErrInvalidInput)
+
 // steps produces steps [s0,s1) of rq, reading its spans from resp in order.
+// The files' chunks are read again here (the plan keeps only its spans): a
+// data chunk's range is [Offset, Offset+Length) unless the window clamped
+// it.
 func (w *worker) steps(rq *request, resp *blobstream.Response, call int) (err error) {
 	f := w.f
-	p := f.plan
+	clamps := rq.w.clamps
+	ci := rq.w.clampsFrom(rq.s0)
 	si := -1 // span being read
 	var st io.ReadCloser
 	defer func() {
@@ -141,21 +149,29 @@ func (w *worker) steps(rq *request, resp *blobstream.Response, call int) (err er
 			st.Close()
 		}
 	}()
-	for s := rq.s0; s < rq.s1; s++ {
-		stp := p.steps[s]
+	for at := rq.s0; at.less(rq.s1); {
 		if w.cur == nil {
-			if w.cur, err = f.openFile(int(stp.file)); err != nil {
+			if w.cur, err = f.openFile(int(at.file)); err != nil {
 				return err
 			}
-		} else if w.cur.index != int(stp.file) {
-			return fmt.Errorf("fetch: internal error: file %d open while producing file %d", w.cur.index, stp.file)
+		} else if w.cur.index != int(at.file) {
+			return fmt.Errorf("fetch: internal error: file %d open while producing file %d", w.cur.index, at.file)
 		}
 		file := w.cur.file
-		if stp.chunk >= 0 {
-			c := &file.Chunks[stp.chunk]
+		j := int(at.chunk)
+		if len(file.Chunks) > 0 {
+			if j >= len(file.Chunks) {
+				return &FileError{File: file.Name, Chunk: j, Err: errChanged}
+			}
+			c := &file.Chunks[j]
 			switch {
-			case stp.net >= 0:
-				for si < 0 || stp.net >= rq.spans[si].c1 {
+			case isData(c):
+				end := c.Offset + c.Length
+				if ci < len(clamps) && clamps[ci].at == at {
+					end = clamps[ci].end
+					ci++
+				}
+				for si < 0 || c.Offset >= rq.spans[si].end {
 					if st != nil {
 						if err := w.endSpan(); err != nil {
 							return &RequestError{Request: call, Ranges: resp.Want(), Err: fmt.Errorf("range %d: %w", si, err)}
@@ -164,6 +180,9 @@ func (w *worker) steps(rq *request, resp *blobstream.Response, call int) (err er
 						st = nil
 					}
 					si++
+					if si == len(rq.spans) {
+						return &FileError{File: file.Name, Chunk: j, Offset: c.Offset, Err: errChanged}
+					}
 					if st, err = resp.Next(f.ctx); err != nil {
 						return &RequestError{Request: call, Ranges: resp.Want(), Err: err}
 					}
@@ -171,20 +190,26 @@ func (w *worker) steps(rq *request, resp *blobstream.Response, call int) (err er
 					w.br.Reset(&w.in)
 					w.pos = rq.spans[si].start
 				}
-				err = w.fetchChunk(file, int(stp.chunk), &p.net[stp.net])
+				if c.Offset < w.pos || end > rq.spans[si].end {
+					return &FileError{File: file.Name, Chunk: j, Offset: c.Offset, Err: errChanged}
+				}
+				err = w.fetchChunk(file, j, c.Offset, end)
 			case c.Zeros:
-				err = w.hole(file, int(stp.chunk))
+				err = w.hole(file, j)
 			case c.Local != nil:
-				err = w.local(file, int(stp.chunk))
+				err = w.local(file, j)
 			}
 			if err != nil {
-				return &FileError{File: file.Name, Chunk: int(stp.chunk), Offset: c.Offset, Err: err}
+				return &FileError{File: file.Name, Chunk: j, Offset: c.Offset, Err: err}
 			}
 		}
-		if int(stp.chunk) == len(file.Chunks)-1 {
+		if j+1 >= len(file.Chunks) {
 			if err := w.finishFile(file); err != nil {
 				return err
 			}
+			at = pos{file: at.file + 1}
+		} else {
+			at.chunk++
 		}
 	}
 	if st != nil {
@@ -249,17 +274,17 @@ func (w *worker) chunkHash(d digest.Digest) hash.Hash {
 	return h
 }
 
-// fetchChunk decodes chunk j of file, whose clamped range is nc, from the
-// current stream into the current file.
-func (w *worker) fetchChunk(file *File, j int, nc *netChunk) error {
+// fetchChunk decodes chunk j of file, whose clamped range is [off,end),
+// from the current stream into the current file.
+func (w *worker) fetchChunk(file *File, j int, off, end int64) error {
 	c := &file.Chunks[j]
-	if gap := nc.off - w.pos; gap > 0 {
+	if gap := off - w.pos; gap > 0 {
 		if err := w.skip(gap); err != nil {
 			return err
 		}
 	}
-	w.lim.n, w.lim.eof = nc.end-nc.off, false
-	w.pos = nc.end
+	w.lim.n, w.lim.eof = end-off, false
+	w.pos = end
 	r, err := w.dec.reset(&w.lim)
 	if err == nil {
 		w.fw.of, w.fw.chunk = w.cur, w.chunkCheck(c.Digest)
