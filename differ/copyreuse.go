@@ -173,15 +173,3 @@ func (m *materializer) fetchRejected(ctx context.Context, src chunked.ImageSourc
 	m.files = files{p: m.plan, at: at}
 	return fetch.FetchFiles(ctx, src, m.files, m, opts)
 }
-
-// addStats adds the stats of a second fetch to the first's.
-func addStats(a *fetch.Stats, b fetch.Stats) {
-	a.Requests += b.Requests
-	a.Ranges += b.Ranges
-	a.Halvings += b.Halvings
-	a.BytesFetched += b.BytesFetched
-	a.BytesWritten += b.BytesWritten
-	a.HoleBytes += b.HoleBytes
-	a.LocalBytes += b.LocalBytes
-	a.Files += b.Files
-}

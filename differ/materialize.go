@@ -136,7 +136,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err == nil && len(rejected) > 0 {
 		var more fetch.Stats
 		more, err = m.fetchRejected(ctx, src, opts, rejected)
-		addStats(&stats, more)
+		stats.Add(more)
 	}
 	if err != nil {
 		return stats, err

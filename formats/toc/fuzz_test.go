@@ -13,17 +13,7 @@ import (
 // whatever the decoder accepts encoding/json accepts too and decodes the
 // same entry count.
 func FuzzDecoder(f *testing.F) {
-	r := rand.New(rand.NewPCG(3, 4))
-	for i := range 4 {
-		f.Add(genTOC(f, r, i*3, i%2 == 0))
-	}
-	// Real TOCs extracted from upstream-written blobs (see zstdchunked tests).
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, s := range seeds {
-		if b, err := os.ReadFile(s); err == nil {
-			f.Add(b)
-		}
-	}
+	addTOCSeeds(f, rand.New(rand.NewPCG(3, 4)))
 	f.Add([]byte(`{"entries":[{"type":"reg","name":"a","xattrs":{"k":"dg=="},"modtime":"2020-01-01T00:00:00Z"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, d, err := decodeAll(t, data)
@@ -48,4 +38,18 @@ func FuzzDecoder(f *testing.F) {
 			t.Fatalf("%d entries, encoding/json sees %d", len(es), len(ref.Entries))
 		}
 	})
+}
+
+// addTOCSeeds seeds f with generated TOCs and the real ones extracted from
+// upstream-written blobs (testdata; see the zstdchunked tests).
+func addTOCSeeds(f *testing.F, r *rand.Rand) {
+	for i := range 4 {
+		f.Add(genTOC(f, r, i*3, i%2 == 0))
+	}
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -121,16 +119,7 @@ func (r *oneByteReader) Read(p []byte) (int, error) {
 }
 
 func FuzzScanTop(f *testing.F) {
-	r := rand.New(rand.NewPCG(9, 10))
-	for i := range 4 {
-		f.Add(genTOC(f, r, i*3, i%2 == 0))
-	}
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, s := range seeds {
-		if b, err := os.ReadFile(s); err == nil {
-			f.Add(b)
-		}
-	}
+	addTOCSeeds(f, rand.New(rand.NewPCG(9, 10)))
 	f.Add([]byte(`{"x":"\\\"","entries":[["\\"]],"tarSplitDigest":"` + dg + `"}`))
 	f.Fuzz(checkScanTop)
 }

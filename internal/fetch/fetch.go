@@ -248,7 +248,7 @@ func FetchFiles(ctx context.Context, src chunked.ImageSourceSeekable, files File
 
 	var total Stats
 	for _, s := range stats {
-		total.add(s)
+		total.Add(s)
 	}
 	err := f.firstErr()
 	if err == nil && (!planned.Load() || done.Load() < issued.Load()) {

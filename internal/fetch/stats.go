@@ -12,7 +12,8 @@ type Stats struct {
 	Files        int   // files completed, verified and handed to Sink.Close
 }
 
-func (s *Stats) add(o Stats) {
+// Add adds what another fetch did (a second FetchFiles for the same layer).
+func (s *Stats) Add(o Stats) {
 	s.Requests += o.Requests
 	s.Ranges += o.Ranges
 	s.Halvings += o.Halvings
