@@ -28,7 +28,12 @@ func (creds) Resolve(authn.Resource) (authn.Authenticator, error) {
 func options() Options {
 	return Options{Registry: registry.ResolveOptions{
 		Keychain: creds{},
-		Range:    registry.Options{Backoff: time.Millisecond, IdleTimeout: 300 * time.Millisecond},
+		// 2 s, not less: on a loaded CI machine under -race a shorter idle
+		// timeout made the client resume responses that were only slow,
+		// and closing one mid-body trips a data race inside the test
+		// registry (net/http's multipart ServeContent goroutine still
+		// reading distribution's blob reader after its handler closed it).
+		Range: registry.Options{Backoff: time.Millisecond, IdleTimeout: 2 * time.Second},
 	}}
 }
 
