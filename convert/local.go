@@ -9,6 +9,7 @@ import (
 
 	"github.com/chunkdiff/chunkdiff/formats/zstdchunked"
 	"github.com/chunkdiff/chunkdiff/internal/blobstream"
+	"github.com/chunkdiff/chunkdiff/internal/readahead"
 	"github.com/chunkdiff/chunkdiff/internal/spool"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
@@ -129,7 +130,7 @@ func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst 
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer tarStream.Close()
-	ra := newReadahead(tarStream, readaheadSize, readaheadBuffers)
+	ra := readahead.New(tarStream, readaheadSize, readaheadBuffers, nil)
 	out, err := zstdchunked.Compress(dst, ra, zstdchunked.WithoutCompression(), zstdchunked.WithTempDir(tempDir))
 	// Stop decompressing ahead before this goroutine reads tee itself.
 	_ = ra.Close()

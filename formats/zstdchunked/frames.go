@@ -33,12 +33,10 @@ type dataWriter struct {
 	out     *countWriter
 	enc     *zstd.Encoder // nil: uncompressed variant
 	open    bool          // the current frame holds data
-	tarHash hash.Hash
 	tarSize int64
 }
 
 func (d *dataWriter) Write(p []byte) (int, error) {
-	d.tarHash.Write(p) // a hash.Hash never fails
 	d.tarSize += int64(len(p))
 	if d.enc == nil {
 		return d.out.Write(p)

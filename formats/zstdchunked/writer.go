@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/readahead"
 	"github.com/opencontainers/go-digest"
 	"github.com/vbatts/tar-split/archive/tar"
 	"github.com/vbatts/tar-split/tar/asm"
@@ -34,6 +35,14 @@ import (
 
 // readBufSize is the payload read buffer.
 const readBufSize = 64 << 10
+
+// The tar is read ahead of the chunker in aheadBuffers × aheadSize bytes:
+// enough to absorb tar-split's per-entry pauses, small next to the
+// writer's other buffers.
+const (
+	aheadSize    = 128 << 10
+	aheadBuffers = 4
+)
 
 // Result describes a written blob.
 type Result struct {
@@ -133,12 +142,16 @@ type blobWriter struct {
 	file     fileSink
 	entries  int
 	lastName string // of the last header read, to name a duplicate
+	// tarHash is the DiffID's, fed on the read-ahead goroutine with every
+	// byte of the tar (what dataWriter writes, the frames aside).
+	tarHash hash.Hash
 }
 
 func newBlobWriter(dst io.Writer, cfg writerConfig) (*blobWriter, error) {
 	c := &blobWriter{bw: bufio.NewWriterSize(dst, readBufSize)}
 	c.out = &countWriter{w: c.bw}
-	c.data = &dataWriter{out: c.out, tarHash: sha256.New()}
+	c.data = &dataWriter{out: c.out}
+	c.tarHash = sha256.New()
 	if !cfg.uncompressed {
 		enc, err := cfg.newEncoder()
 		if err != nil {
@@ -179,19 +192,27 @@ func compress(dst io.Writer, r io.Reader, cfg writerConfig, abort func(error)) (
 	if err != nil {
 		return nil, fmt.Errorf("zstd:chunked writer: tar-split: %w", err)
 	}
-	if err := c.copyTar(its); err != nil {
+	// tar-split hands its bytes over an io.Pipe, which blocks the parse
+	// until this goroutine has taken them: read them ahead (hashing them
+	// for the DiffID on the way) so chunking and hashing the payloads run
+	// while tar-split parses the next entries.
+	ahead := readahead.New(its, aheadSize, aheadBuffers, c.tarHash)
+	if err := c.copyTar(ahead); err != nil {
 		err = c.wrapErr(err)
 		if abort != nil {
 			abort(err)
 		}
-		// Stop the goroutine and wait for it: its error is a consequence
-		// of ours.
+		// Stop the goroutines and wait for them: their errors are
+		// consequences of ours. Closing its first unblocks a read ahead
+		// waiting on the pipe.
 		_ = its.Close()
+		_ = ahead.Close()
 		doneErr := <-done
 		_ = doneErr
 		return nil, err
 	}
-	_ = its.Close() // read to EOF already
+	_ = ahead.Close() // read to EOF already: the DiffID hash is complete
+	_ = its.Close()
 	if err := <-done; err != nil {
 		return nil, c.wrapErr(err)
 	}
@@ -339,7 +360,7 @@ func (c *blobWriter) finish() (*Result, error) {
 	}
 	res := &Result{
 		TarSplitDigest: tsDigest,
-		DiffID:         hashDigest(c.data.tarHash),
+		DiffID:         hashDigest(c.tarHash),
 		TarSize:        c.data.tarSize,
 		Entries:        c.entries,
 	}

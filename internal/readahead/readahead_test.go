@@ -1,7 +1,8 @@
-package convert
+package readahead
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"math/rand"
@@ -14,10 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestReadaheadPassesEverythingThrough(t *testing.T) {
+func TestPassesEverythingThrough(t *testing.T) {
 	data := make([]byte, 5<<20+123)
 	rand.New(rand.NewSource(1)).Read(data)
-	ra := newReadahead(iotest.HalfReader(bytes.NewReader(data)), 64<<10, 3)
+	ra := New(iotest.HalfReader(bytes.NewReader(data)), 64<<10, 3, nil)
 	got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(ra, 1000)))
 	require.NoError(t, err)
 	rest, err := io.ReadAll(ra)
@@ -26,16 +27,16 @@ func TestReadaheadPassesEverythingThrough(t *testing.T) {
 	require.NoError(t, ra.Close())
 }
 
-func TestReadaheadReportsErrorsAndStops(t *testing.T) {
+func TestReportsErrorsAndStops(t *testing.T) {
 	boom := errors.New("boom")
-	ra := newReadahead(io.MultiReader(bytes.NewReader(make([]byte, 100)), iotest.ErrReader(boom)), 64, 2)
+	ra := New(io.MultiReader(bytes.NewReader(make([]byte, 100)), iotest.ErrReader(boom)), 64, 2, nil)
 	_, err := io.ReadAll(ra)
 	require.ErrorIs(t, err, boom)
 	require.NoError(t, ra.Close())
 
 	// Closing early stops the goroutine even with data left.
 	before := runtime.NumGoroutine()
-	ra = newReadahead(bytes.NewReader(make([]byte, 10<<20)), 4096, 2)
+	ra = New(bytes.NewReader(make([]byte, 10<<20)), 4096, 2, nil)
 	_, err = ra.Read(make([]byte, 10))
 	require.NoError(t, err)
 	require.NoError(t, ra.Close())
@@ -44,4 +45,17 @@ func TestReadaheadReportsErrorsAndStops(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
+}
+
+func TestHashesWhatItReads(t *testing.T) {
+	data := make([]byte, 3<<20+7)
+	rand.New(rand.NewSource(2)).Read(data)
+	h := sha256.New()
+	ra := New(iotest.HalfReader(bytes.NewReader(data)), 64<<10, 2, h)
+	got, err := io.ReadAll(ra)
+	require.NoError(t, err)
+	require.NoError(t, ra.Close())
+	assert.Equal(t, data, got)
+	want := sha256.Sum256(data)
+	assert.Equal(t, want[:], h.Sum(nil))
 }
