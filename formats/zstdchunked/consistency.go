@@ -38,7 +38,7 @@ const paxXattrPrefix = "SCHILY.xattr."
 // validated: telling a reordered entry from a missing one then takes a
 // second look at the TOC (failing loads only).
 type consistency struct {
-	ts  *tarSplitHeaders
+	ts  headerSource
 	pos int // non-chunk entries compared so far
 
 	err error // the first mismatch but a name's
@@ -88,7 +88,7 @@ func (c *consistency) end(open func() io.Reader) error {
 		}
 		return &InconsistentError{Name: hdr.Name, Field: "name", TOC: fmt.Sprintf("%q", c.tocName), Tar: fmt.Sprintf("%q (at position %d; not in the TOC)", hdr.Name, c.pos)}
 	}
-	return c.ts.rest()
+	return rest(c.ts)
 }
 
 // hasName reports whether a non-chunk entry of the TOC is named name.

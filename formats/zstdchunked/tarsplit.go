@@ -107,7 +107,7 @@ func (t *tarSplitHeaders) next() (*tar.Header, error) {
 }
 
 // rest consumes the remaining entries; a further header is an error.
-func (t *tarSplitHeaders) rest() error {
+func rest(t headerSource) error {
 	hdr, err := t.next()
 	if err == io.EOF {
 		return nil

@@ -140,7 +140,9 @@ func decodeOnce(open func() io.Reader, dataEnd int64, ts *tarSplitHeaders, sink 
 	defer func() { _ = v.names.Close() }() // a temp file at most: the result is what matters
 	var cons *consistency
 	if ts != nil {
-		cons = &consistency{ts: ts}
+		ahead := newHeadersAhead(ts)
+		defer ahead.close() // before ts.size is read
+		cons = &consistency{ts: ahead}
 	}
 	d := toc.NewDecoder(open())
 	for {
