@@ -120,17 +120,7 @@ func TestFetchHalving(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			leakCheck(t)
 			src := testutil.NewSource(blob, c.opt)
-			sink := newDirSink(t)
-			o := manyRanges
-			o.Concurrency = 2
-			st, err := fetch.Fetch(context.Background(), src, files, sink, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sink.checkContents(t, files, want)
-			if st.Halvings == 0 {
-				t.Errorf("no halvings: %+v", st)
-			}
+			st := fetchHalving(t, src, files, want)
 			if st.Requests != src.Calls() {
 				t.Errorf("stats %+v, %d calls", st, src.Calls())
 			}
@@ -547,4 +537,23 @@ func TestFetchRefusesHugeZstdWindow(t *testing.T) {
 		t.Errorf("%d bytes allocated, more than MaxZstdWindow", alloc)
 	}
 	sink.checkAllClosed(t)
+}
+
+// fetchHalving fetches files (two workers, a range per file) from a source
+// that refuses some requests, checks what was written and that the fetch
+// halved its calls, and returns the stats.
+func fetchHalving(t *testing.T, src *testutil.Source, files []fetch.File, want map[string][]byte) fetch.Stats {
+	t.Helper()
+	sink := newDirSink(t)
+	o := manyRanges
+	o.Concurrency = 2
+	st, err := fetch.Fetch(context.Background(), src, files, sink, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.checkContents(t, files, want)
+	if st.Halvings == 0 {
+		t.Errorf("no halvings: %+v", st)
+	}
+	return st
 }

@@ -44,18 +44,7 @@ func TestFetchSmallWindows(t *testing.T) {
 	t.Run("halving", func(t *testing.T) {
 		leakCheck(t)
 		defer fetch.SetWindow(20, 20)()
-		src := testutil.NewSource(blob, testutil.RefuseMoreThan(3))
-		sink := newDirSink(t)
-		o := manyRanges
-		o.Concurrency = 2
-		st, err := fetch.Fetch(context.Background(), src, files, sink, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sink.checkContents(t, files, want)
-		if st.Halvings == 0 {
-			t.Errorf("stats %+v", st)
-		}
+		fetchHalving(t, testutil.NewSource(blob, testutil.RefuseMoreThan(3)), files, want)
 	})
 }
 
