@@ -84,10 +84,11 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	if err != nil {
 		return out, fail(d, p, err)
 	}
-	pl, err := newPlan(layer.layout, layer.origin.verifyContents())
+	pl, err := newPlan(layer.layout, layer.origin.verifyContents(), c.TempDir())
 	if err != nil {
 		return out, fail(d, p, err)
 	}
+	defer func() { _ = pl.close() }() // on every path; the ready phase's release closes it too
 	root, err := apply.Open(dest, apply.Options{
 		UIDMaps: options.UIDMaps, GIDMaps: options.GIDMaps, ChownOpts: options.ChownOpts,
 		ForceMask: options.ForceMask, IgnoreChownErrors: options.IgnoreChownErrors,
@@ -112,7 +113,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	sizes := pl.sizes()
 	ru.sizes(sizes)
 	reason := fmt.Sprintf("%d of %d entries to fetch, %d files to copy from the store (verified as they are copied), %d chunks local",
-		len(pl.fetchAt)-len(ru.whole), pl.entries, len(ru.whole), ru.ChunksLocal)
+		pl.fetchAt.Len()-len(ru.whole), pl.entries, len(ru.whole), ru.ChunksLocal)
 	// Held: Close cannot release the plan or the metadata under the fetch.
 	if err := advanceHolding(d, edgePrepare, r, states.Reason{Detail: reason}, sizes); err != nil {
 		return out, err
@@ -198,7 +199,8 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	flat := differOpts.Format == graphdriver.DifferOutputFormatFlat
 	meta, org := r.layer.meta, r.layer.origin
 	src, minCalls := org.source(c)
-	m := &materializer{root: root, plan: r.plan, reuse: r.reuse, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity)}
+	m := &materializer{root: root, plan: r.plan, reuse: r.reuse, flat: flat, verity: newVerityRecorder(differOpts.UseFsVerity), tempDir: c.TempDir()}
+	defer func() { _ = m.close() }() // its lists serve the fetch only
 	limits := c.Limits()
 	fopts := fetch.Options{Codec: org.codec(meta), MaxRangesPerRequest: limits.MaxRangesPerRequest,
 		AutoMergeGap: limits.AutoMergeGap, MinCalls: minCalls}

@@ -164,10 +164,14 @@ func (m *materializer) copyReused(job reuseJob, buf []byte) (ok bool, err error)
 // fetchRejected fetches, after the main fetch, the files whose candidates
 // did not verify.
 func (m *materializer) fetchRejected(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, rejected []reuseJob) (fetch.Stats, error) {
-	at := make([]int64, len(rejected))
-	ks := make([]int, len(rejected))
-	for i, j := range rejected {
-		at[i], ks[i] = j.at, j.k
+	at, ks := m.newList(), m.newList()
+	for _, j := range rejected {
+		if err := appendTo(at, j.at, "the rejected files"); err != nil {
+			return fetch.Stats{}, err
+		}
+		if err := appendTo(ks, int64(j.k), "the rejected files"); err != nil {
+			return fetch.Stats{}, err
+		}
 	}
 	m.createdAt, m.createdK = at, ks
 	m.files = files{p: m.plan, at: at}

@@ -2,6 +2,7 @@ package differ
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
+	"github.com/chunkdiff/chunkdiff/internal/offsets"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -22,14 +24,17 @@ type materializer struct {
 	reuse  *reuse
 	flat   bool
 	verity *verityRecorder
-	// The entries as given to the root, by fetch index: Dir format reads
-	// them back from the layout (createdAt: record offsets), Flat format
-	// makes its own (flatCreated).
-	createdAt   []int64
-	flatCreated []*toc.Entry
+	// createdAt[i] is the record offset of the file created as index i:
+	// its entry is read back from the layout (and made flat in the Flat
+	// format) rather than kept.
+	createdAt *offsets.List
 	// createdK[i] is the plan's fetch index of created file i (Dir format
 	// with reuse; nil: the same index), as the DiffID's progress counts.
-	createdK []int
+	createdK *offsets.List
+	// tempDir holds the lists' temp files; lists are the lists made here,
+	// released by close.
+	tempDir string
+	lists   []*offsets.List
 	// opened holds the entries of the files open between Sink.Open and
 	// Sink.Close (a few: one per fetch worker).
 	mu     sync.Mutex
@@ -43,6 +48,31 @@ type materializer struct {
 	flatNames map[string]string
 }
 
+// newList returns an empty list the materializer releases in close.
+func (m *materializer) newList() *offsets.List {
+	l := offsets.New(m.tempDir)
+	m.lists = append(m.lists, l)
+	return l
+}
+
+// close releases the lists' temp files.
+func (m *materializer) close() error {
+	var errs []error
+	for _, l := range m.lists {
+		errs = append(errs, l.Close())
+	}
+	m.lists = nil
+	return errors.Join(errs...)
+}
+
+// appendTo adds v to l, with what the list is for in the error.
+func appendTo(l *offsets.List, v int64, what string) error {
+	if err := l.Append(v); err != nil {
+		return fmt.Errorf("listing %s: %w", what, err)
+	}
+	return nil
+}
+
 // tree materialises every entry in TOC order (Dir format): directories,
 // empty files, symlinks, devices and whiteouts at once, regular files with
 // content copied from the store (verified on the way, copyreuse.go) or
@@ -51,16 +81,16 @@ type materializer struct {
 //
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
-	var links []int64         // record offsets of the hard links
+	links := m.newList()      // record offsets of the hard links
 	names := apply.NewNames() // one path per entry, bound in tar order
 	reusing := len(m.reuse.whole) > 0
-	m.createdAt, m.createdK = nil, nil // fetch files not reused, in order
-	if !reusing {
-		m.createdAt = m.plan.fetchAt // the same list
+	m.createdAt, m.createdK = m.plan.fetchAt, nil // without reuse, the same list
+	if reusing {
+		m.createdAt, m.createdK = m.newList(), m.newList() // fetch files not reused, in order
 	}
-	var copies []reuseJob // files to copy from the store, in order
-	var untouched []int   // fetch files a whiteout took: neither copied nor fetched
-	k := -1               // fetch index of the current item
+	var copies []reuseJob    // files to copy from the store, in order
+	untouched := m.newList() // fetch files a whiteout took: neither copied nor fetched
+	k := -1                  // fetch index of the current item
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
@@ -71,8 +101,12 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 			k++
 			whole = m.reuse.whole[k]
 			if whole == nil && reusing {
-				m.createdAt = append(m.createdAt, s.Offset())
-				m.createdK = append(m.createdK, k)
+				if err := appendTo(m.createdAt, s.Offset(), "the files to fetch"); err != nil {
+					return fetch.Stats{}, err
+				}
+				if err := appendTo(m.createdK, int64(k), "the files to fetch"); err != nil {
+					return fetch.Stats{}, err
+				}
 			}
 		}
 		if err := names.Add(e); err != nil {
@@ -83,7 +117,9 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 				return fetch.Stats{}, err
 			}
 			if whole != nil {
-				untouched = append(untouched, k)
+				if err := appendTo(untouched, int64(k), "the files under whiteouts"); err != nil {
+					return fetch.Stats{}, err
+				}
 			}
 			continue
 		}
@@ -102,7 +138,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		case toc.TypeChar, toc.TypeBlock, toc.TypeFifo:
 			err = m.root.Device(e)
 		case toc.TypeHardlink:
-			links = append(links, s.Offset())
+			err = appendTo(links, s.Offset(), "the hard links")
 		default:
 			err = fmt.Errorf("entry %q has unknown type %q", e.Name, e.Type)
 		}
@@ -116,8 +152,12 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	m.files = files{p: m.plan, at: m.createdAt}
 	started()
 	if m.progress != nil {
-		for _, k := range untouched {
-			m.progress.complete(k)
+		for i := range untouched.Len() {
+			k, err := untouched.At(i)
+			if err != nil {
+				return fetch.Stats{}, err
+			}
+			m.progress.complete(int(k))
 		}
 	}
 	// The copies (cold reads of other layers' files, verified on the way)
@@ -141,7 +181,11 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err != nil {
 		return stats, err
 	}
-	for _, at := range links {
+	for i := range links.Len() {
+		at, err := links.At(i)
+		if err != nil {
+			return stats, err
+		}
 		it, err := m.plan.layout.ReadAt(at)
 		if err != nil {
 			return stats, err
@@ -158,58 +202,62 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, map[string]string, error) {
 	names := map[string]string{} // cleaned entry name → flat path
 	seen := map[digest.Digest]string{}
-	var fetchAt []int64
-	var created []*toc.Entry
+	fetchAt := m.newList()    // record offsets of the files to fetch: one per digest
 	bound := apply.NewNames() // one path per entry, bound in tar order
-	k := -1                   // fetch index of the current item
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
-		isFetched := fetched(it)
-		if isFetched {
-			k++
-		}
 		if err := bound.Add(&it.Entry); err != nil {
 			return fetch.Stats{}, nil, err
 		}
 		if it.Entry.Type != toc.TypeReg {
 			continue
 		}
-		dg := it.Entry.Digest
-		if dg == "" {
-			dg = toc.EmptyDigest
-		}
-		flat, err := flatPath(dg)
+		e, err := flatEntry(&it.Entry)
 		if err != nil {
-			return fetch.Stats{}, nil, fmt.Errorf("entry %q: %w", it.Entry.Name, err)
-		}
-		names[path.Clean("/"+it.Entry.Name)] = flat
-		if _, dup := seen[dg]; dup {
-			continue
-		}
-		seen[dg] = flat
-		if err := m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(flat), Mode: 0o755}); err != nil {
 			return fetch.Stats{}, nil, err
 		}
-		e := &toc.Entry{Type: toc.TypeReg, Name: flat, Mode: 0o644, Size: it.Entry.Size, Digest: dg}
-		if !isFetched {
+		names[path.Clean("/"+it.Entry.Name)] = e.Name
+		if _, dup := seen[e.Digest]; dup {
+			continue
+		}
+		seen[e.Digest] = e.Name
+		if err := m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(e.Name), Mode: 0o755}); err != nil {
+			return fetch.Stats{}, nil, err
+		}
+		if !fetched(it) {
 			if err := m.root.EmptyFile(e); err != nil {
 				return fetch.Stats{}, nil, err
 			}
 			continue
 		}
-		fetchAt = append(fetchAt, m.plan.fetchAt[k])
-		created = append(created, e)
+		if err := appendTo(fetchAt, s.Offset(), "the files to fetch"); err != nil {
+			return fetch.Stats{}, nil, err
+		}
 	}
 	if err := s.Err(); err != nil {
 		return fetch.Stats{}, nil, err
 	}
-	m.flatCreated = created
+	m.createdAt = fetchAt
 	m.files = files{p: m.plan, at: fetchAt}
 	m.flatNames = names
 	started()
 	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
 	return stats, names, err
+}
+
+// flatEntry is regular file e as the Flat format creates it: at the path
+// its digest names, with no attributes.
+func flatEntry(e *toc.Entry) (*toc.Entry, error) {
+	dg := e.Digest
+	if dg == "" {
+		dg = toc.EmptyDigest
+	}
+	flat, err := flatPath(dg)
+	if err != nil {
+		return nil, fmt.Errorf("entry %q: %w", e.Name, err)
+	}
+	return &toc.Entry{Type: toc.TypeReg, Name: flat, Mode: 0o644, Size: e.Size, Digest: dg}, nil
 }
 
 func fetchChunk(c *layout.Chunk) fetch.Chunk {
@@ -228,18 +276,22 @@ func flatPath(d digest.Digest) (string, error) {
 
 // created is the entry of fetch file i as given to the root.
 func (m *materializer) created(i int) (*toc.Entry, error) {
-	if m.flat {
-		return m.flatCreated[i], nil
-	}
 	m.mu.Lock()
 	e := m.opened[i]
 	m.mu.Unlock()
 	if e != nil {
 		return e, nil
 	}
-	it, err := m.plan.layout.ReadAt(m.createdAt[i])
+	at, err := m.createdAt.At(i)
 	if err != nil {
 		return nil, err
+	}
+	it, err := m.plan.layout.ReadAt(at)
+	if err != nil {
+		return nil, err
+	}
+	if m.flat {
+		return flatEntry(&it.Entry)
 	}
 	return &it.Entry, nil
 }
@@ -251,7 +303,7 @@ func (m *materializer) Open(i int) (*os.File, error) {
 		return nil, err
 	}
 	f, err := m.root.CreateFile(e)
-	if err == nil && !m.flat {
+	if err == nil {
 		m.mu.Lock()
 		if m.opened == nil {
 			m.opened = map[int]*toc.Entry{}
@@ -283,17 +335,21 @@ func (m *materializer) Close(i int, f *os.File, ferr error) error {
 		err = m.verity.record(m.root, e.Name)
 	}
 	if err == nil && m.progress != nil {
-		m.progress.complete(m.fetchIndex(i))
+		var k int
+		if k, err = m.fetchIndex(i); err == nil {
+			m.progress.complete(k)
+		}
 	}
 	return err
 }
 
 // fetchIndex is the plan's fetch index of created file i.
-func (m *materializer) fetchIndex(i int) int {
-	if m.createdK != nil {
-		return m.createdK[i]
+func (m *materializer) fetchIndex(i int) (int, error) {
+	if m.createdK == nil {
+		return i, nil
 	}
-	return i
+	k, err := m.createdK.At(i)
+	return int(k), err
 }
 
 // newProgress prepares completion tracking for the files about to be
@@ -301,11 +357,15 @@ func (m *materializer) fetchIndex(i int) int {
 // back from the layout as the reassembly reaches them.
 func (m *materializer) newProgress() *progress {
 	if m.flat {
-		return newProgress(len(m.flatCreated), nil, m.flatNames)
+		return newProgress(m.createdAt.Len(), nil, m.flatNames)
 	}
 	// Every file with content, copied or fetched, by fetch index.
-	return newProgress(len(m.plan.fetchAt), func(k int) (string, error) {
-		it, err := m.plan.layout.ReadAt(m.plan.fetchAt[k])
+	return newProgress(m.plan.fetchAt.Len(), func(k int) (string, error) {
+		at, err := m.plan.fetchAt.At(k)
+		if err != nil {
+			return "", err
+		}
+		it, err := m.plan.layout.ReadAt(at)
 		return it.Entry.Name, err
 	}, nil)
 }

@@ -121,7 +121,7 @@ func release(p phase) error {
 	case metadataLoaded:
 		return p.layer.close()
 	case ready:
-		return p.layer.close()
+		return errors.Join(p.plan.close(), p.layer.close())
 	}
 	return nil
 }

@@ -9,20 +9,21 @@ import (
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
+	"github.com/chunkdiff/chunkdiff/internal/offsets"
 )
 
 // plan is what the ready state holds: the spooled layout (every entry in
 // order, read back from disk as needed), and where the regular files whose
-// contents must be fetched are in it. Nothing in it grows with the entry
-// count but fetchAt (8 bytes per file) and local (the chunks found in the
-// store).
+// contents must be fetched are in it. Nothing in it grows in memory with
+// the entry count but local (the chunks found in the store): fetchAt spills
+// to a temp file past 64 KiB. close releases it.
 type plan struct {
 	layout  *layout.Layout
 	entries int
 	verify  bool
 	// fetchAt[k] is the record offset of fetch file k; the fetched files
 	// are exactly the regular files with chunks, in layout order.
-	fetchAt []int64
+	fetchAt *offsets.List
 	// local holds, by record offset, the chunks reuse planning found in
 	// the store (set while planning, read-only after).
 	local map[int64][]localChunk
@@ -51,9 +52,15 @@ func fetched(it *layout.Item) bool {
 // newPlan finds what to fetch in the layout. Entry owners are collected
 // before any ID mapping, as upstream reports them. Without verify (a layer
 // converted locally from a blob whose digest was checked) contents are not
-// hashed again, as upstream.
-func newPlan(l *layout.Layout, verify bool) (*plan, error) {
-	p := &plan{layout: l, entries: l.Len(), verify: verify, fetchAt: make([]int64, 0, l.Files())}
+// hashed again, as upstream. The plan spills to tempDir; it is to be closed
+// unless newPlan fails.
+func newPlan(l *layout.Layout, verify bool, tempDir string) (_ *plan, err error) {
+	p := &plan{layout: l, entries: l.Len(), verify: verify, fetchAt: offsets.New(tempDir)}
+	defer func() {
+		if err != nil {
+			_ = p.close()
+		}
+	}()
 	uids, gids := map[uint32]struct{}{}, map[uint32]struct{}{}
 	s := l.Scan()
 	for s.Next() {
@@ -79,13 +86,21 @@ func newPlan(l *layout.Layout, verify bool) (*plan, error) {
 				p.bytesPlanned += c.End - c.Offset
 			}
 		}
-		p.fetchAt = append(p.fetchAt, s.Offset())
+		if err := p.fetchAt.Append(s.Offset()); err != nil {
+			return nil, fmt.Errorf("listing the files to fetch: %w", err)
+		}
 	}
 	if err := s.Err(); err != nil {
 		return nil, err
 	}
 	p.uids, p.gids = sortedIDs(uids), sortedIDs(gids)
 	return p, nil
+}
+
+// close releases the plan's temp file (not the layout, which the loaded
+// layer owns). It may be called more than once.
+func (p *plan) close() error {
+	return p.fetchAt.Close()
 }
 
 // file reads the fetch file whose record is at off back from the layout,
@@ -125,13 +140,17 @@ func (p *plan) readFile(off int64) (*fetch.File, *toc.Entry, error) {
 // files is a list of fetch files by record offset, read on demand.
 type files struct {
 	p  *plan
-	at []int64
+	at *offsets.List
 }
 
-func (l files) Len() int { return len(l.at) }
+func (l files) Len() int { return l.at.Len() }
 
 func (l files) File(i int) (*fetch.File, error) {
-	f, _, err := l.p.file(l.at[i])
+	off, err := l.at.At(i)
+	if err != nil {
+		return nil, err
+	}
+	f, _, err := l.p.file(off)
 	return f, err
 }
 
@@ -147,7 +166,7 @@ func sortedIDs(m map[uint32]struct{}) []uint32 {
 func (p *plan) sizes() map[string]int64 {
 	return map[string]int64{
 		"entries":        int64(p.entries),
-		"files_to_fetch": int64(len(p.fetchAt)),
+		"files_to_fetch": int64(p.fetchAt.Len()),
 		"bytes_planned":  p.bytesPlanned,
 		"hole_bytes":     p.holeBytes,
 	}

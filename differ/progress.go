@@ -20,7 +20,8 @@ import (
 type progress struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
-	done      []bool
+	n         int     // files to complete
+	done      doneSet // by fetch index: memory for the out-of-order window only
 	completed int
 	failed    error
 
@@ -37,7 +38,7 @@ type progress struct {
 }
 
 func newProgress(n int, name func(int) (string, error), resolve map[string]string) *progress {
-	p := &progress{done: make([]bool, n), name: name, resolve: resolve}
+	p := &progress{n: n, name: name, resolve: resolve}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -45,8 +46,9 @@ func newProgress(n int, name func(int) (string, error), resolve map[string]strin
 // complete marks fetch index i as written and verified.
 func (p *progress) complete(i int) {
 	p.mu.Lock()
-	p.done[i] = true
-	p.completed++
+	if p.done.add(i) {
+		p.completed++
+	}
 	p.mu.Unlock()
 	p.cond.Broadcast()
 }
@@ -67,7 +69,7 @@ func (p *progress) wait(name string) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.resolve != nil {
-		for p.completed < len(p.done) && p.failed == nil {
+		for p.completed < p.n && p.failed == nil {
 			p.cond.Wait()
 		}
 		if p.failed != nil {
@@ -79,7 +81,7 @@ func (p *progress) wait(name string) (string, error) {
 		}
 		return at, nil
 	}
-	if p.cursor >= len(p.done) {
+	if p.cursor >= p.n {
 		return name, nil // not fetched: already on disk
 	}
 	if !p.curRead {
@@ -95,10 +97,10 @@ func (p *progress) wait(name string) (string, error) {
 	i := p.cursor
 	p.cursor++
 	p.curRead = false
-	for !p.done[i] && p.failed == nil {
+	for !p.done.has(i) && p.failed == nil {
 		p.cond.Wait()
 	}
-	if !p.done[i] {
+	if !p.done.has(i) {
 		return "", fmt.Errorf("waiting for %q: %w", name, p.failed)
 	}
 	return name, nil

@@ -108,7 +108,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse,
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(pl.fetchAt) {
+				if i >= pl.fetchAt.Len() {
 					return
 				}
 				r.planFile(pl, i, loc, dest, hardLinks)
@@ -126,8 +126,12 @@ const reuseWorkers = 4
 
 // planFile finds fetch file i whole in the store, or else its chunks.
 func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLinks bool) {
-	at := pl.fetchAt[i]
-	f, e, err := pl.readFile(at) // its local chunks are found here
+	at, err := pl.fetchAt.At(i)
+	var f *fetch.File
+	var e *toc.Entry
+	if err == nil {
+		f, e, err = pl.readFile(at) // its local chunks are found here
+	}
 	if err != nil {
 		r.mu.Lock()
 		r.err = cmp.Or(r.err, err)
