@@ -51,8 +51,9 @@ type materializer struct {
 //
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
-	var links []int64         // record offsets of the hard links
-	names := apply.NewNames() // one path per entry, bound in tar order
+	var links []int64                         // record offsets of the hard links
+	names := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
+	defer func() { _ = names.Close() }()      // a temp file at most
 	reusing := len(m.reuse.whole) > 0
 	m.createdAt, m.createdK = nil, nil // fetch files not reused, in order
 	if !reusing {
@@ -113,6 +114,18 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err := s.Err(); err != nil {
 		return fetch.Stats{}, err
 	}
+	// Before any fetch or link: the caller removes what the scan created.
+	if err := names.Finish(func(each func(*toc.Entry) bool) error {
+		s := m.plan.layout.Scan() // only to name a refused entry
+		for s.Next() {
+			if !each(&s.Item().Entry) {
+				break
+			}
+		}
+		return s.Err()
+	}); err != nil {
+		return fetch.Stats{}, err
+	}
 	m.files = files{p: m.plan, at: m.createdAt}
 	started()
 	if m.progress != nil {
@@ -160,8 +173,9 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 	seen := map[digest.Digest]string{}
 	var fetchAt []int64
 	var created []*toc.Entry
-	bound := apply.NewNames() // one path per entry, bound in tar order
-	k := -1                   // fetch index of the current item
+	bound := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
+	defer func() { _ = bound.Close() }()      // a temp file at most
+	k := -1                                   // fetch index of the current item
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
@@ -202,6 +216,17 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 		created = append(created, e)
 	}
 	if err := s.Err(); err != nil {
+		return fetch.Stats{}, nil, err
+	}
+	if err := bound.Finish(func(each func(*toc.Entry) bool) error {
+		s := m.plan.layout.Scan() // only to name a refused entry
+		for s.Next() {
+			if !each(&s.Item().Entry) {
+				break
+			}
+		}
+		return s.Err()
+	}); err != nil {
 		return fetch.Stats{}, nil, err
 	}
 	m.flatCreated = created
