@@ -93,6 +93,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		UIDMaps: options.UIDMaps, GIDMaps: options.GIDMaps, ChownOpts: options.ChownOpts,
 		ForceMask: options.ForceMask, IgnoreChownErrors: options.IgnoreChownErrors,
 		WhiteoutFormat: options.WhiteoutFormat, Rootless: unshare.IsRootless(),
+		TempDir: c.TempDir(),
 	})
 	if err != nil {
 		return out, fail(d, p, err)

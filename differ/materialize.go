@@ -81,8 +81,9 @@ func appendTo(l *offsets.List, v int64, what string) error {
 //
 // started runs once every file to fetch is known, before fetching begins.
 func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
-	links := m.newList()      // record offsets of the hard links
-	names := apply.NewNames() // one path per entry, bound in tar order
+	links := m.newList()                      // record offsets of the hard links
+	names := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
+	defer func() { _ = names.Close() }()      // a temp file at most
 	reusing := len(m.reuse.whole) > 0
 	m.createdAt, m.createdK = m.plan.fetchAt, nil // without reuse, the same list
 	if reusing {
@@ -149,6 +150,10 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err := s.Err(); err != nil {
 		return fetch.Stats{}, err
 	}
+	// Before any fetch or link: the caller removes what the scan created.
+	if err := names.Finish(m.replayEntries); err != nil {
+		return fetch.Stats{}, err
+	}
 	m.files = files{p: m.plan, at: m.createdAt}
 	started()
 	if m.progress != nil {
@@ -197,13 +202,26 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	return stats, m.root.FinishDirs()
 }
 
+// replayEntries gives the layout's entries to each in order, until it
+// returns false (apply.Replay: only to name an entry a binding refused).
+func (m *materializer) replayEntries(each func(*toc.Entry) bool) error {
+	s := m.plan.layout.Scan()
+	for s.Next() {
+		if !each(&s.Item().Entry) {
+			break
+		}
+	}
+	return s.Err()
+}
+
 // flatTree materialises the Flat format used by composefs: only regular
 // files, one per distinct digest, at "xx/rest-of-hex", with no attributes.
 func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, map[string]string, error) {
 	names := map[string]string{} // cleaned entry name → flat path
 	seen := map[digest.Digest]string{}
-	fetchAt := m.newList()    // record offsets of the files to fetch: one per digest
-	bound := apply.NewNames() // one path per entry, bound in tar order
+	fetchAt := m.newList()                    // record offsets of the files to fetch: one per digest
+	bound := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
+	defer func() { _ = bound.Close() }()      // a temp file at most
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
@@ -236,6 +254,9 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 		}
 	}
 	if err := s.Err(); err != nil {
+		return fetch.Stats{}, nil, err
+	}
+	if err := bound.Finish(m.replayEntries); err != nil {
 		return fetch.Stats{}, nil, err
 	}
 	m.createdAt = fetchAt

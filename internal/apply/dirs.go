@@ -3,22 +3,25 @@
 package apply
 
 import (
+	"fmt"
+
 	"golang.org/x/sys/unix"
 )
 
-// dirTimes are a directory's times, applied by FinishDirs.
-type dirTimes struct {
-	times []unix.Timespec
-}
-
-// FinishDirs sets every directory's atime/mtime, once all entries exist.
-// Creating children changes a directory's mtime, so times set at mkdir time
-// would be lost: upstream's chunked differ loses them (observed),
-// pkg/archive restores them at the end, and so do we.
-func (r *Root) FinishDirs() error {
+// FinishDirs sets every directory's atime/mtime, once all entries exist,
+// and releases the recorded times (dirTimesLog), also on error. Creating
+// children changes a directory's mtime, so times set at mkdir time would be
+// lost: upstream's chunked differ loses them (observed), pkg/archive
+// restores them at the end, and so do we.
+func (r *Root) FinishDirs() (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, name := range r.dirOrder {
+	defer func() {
+		if cerr := r.dirs.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("releasing the directory times spool: %w", cerr)
+		}
+	}()
+	return r.dirs.replay(func(name string, ts [2]unix.Timespec) error {
 		p := name
 		if p == "" {
 			p = "."
@@ -27,11 +30,11 @@ func (r *Root) FinishDirs() error {
 		if err != nil {
 			return r.explainParent(name, name, err)
 		}
-		err = node{kind: nodePath, fd: fd}.utimes(r.dirs[name].times)
+		err = node{kind: nodePath, fd: fd}.utimes(ts[:])
 		_ = unix.Close(fd)
 		if err != nil {
 			return entryErr(name, "utimensat", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }

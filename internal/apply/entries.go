@@ -62,10 +62,9 @@ func (r *Root) Dir(e *toc.Entry) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, seen := r.dirs[p.name]; !seen {
-		r.dirOrder = append(r.dirOrder, p.name)
+	if err := r.dirs.set(p.name, [2]unix.Timespec(a.times)); err != nil {
+		return entryErr(p.name, "recording times", err)
 	}
-	r.dirs[p.name] = dirTimes{times: a.times}
 	if p.name == "" {
 		m := fileMode(int64(a.mode)) | os.ModeDir
 		r.rootMode = &m

@@ -23,6 +23,10 @@ type Options struct {
 	// Rootless selects user.overlay.opaque instead of trusted.overlay.opaque
 	// (pkg/archive decides with unshare.IsRootless()).
 	Rootless bool
+	// TempDir holds the unlinked spool files for what outgrows a constant
+	// memory bound (directory times; os.TempDir() when empty). Never the
+	// destination: nothing may appear in the staged tree.
+	TempDir string
 }
 
 // cleanName turns an entry name into a local, cleaned, slash-separated path;

@@ -143,7 +143,8 @@ func TestNames(t *testing.T) {
 	add := func(n *Names, typ, name, link string) error {
 		return n.Add(&toc.Entry{Type: typ, Name: name, LinkName: link})
 	}
-	n := NewNames()
+	n := NewNames(t.TempDir())
+	defer n.Close()
 	must(t, add(n, toc.TypeDir, "./", ""))
 	must(t, add(n, toc.TypeDir, "d/", ""))
 	must(t, add(n, toc.TypeReg, "d/f", ""))

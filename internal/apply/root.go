@@ -21,8 +21,7 @@ type Root struct {
 	rootPair idtools.IDPair
 
 	mu       sync.Mutex
-	dirs     map[string]dirTimes // cleaned name → times to restore
-	dirOrder []string
+	dirs     *dirTimesLog // cleaned name → times to restore
 	rootMode *os.FileMode
 	// foreign: inodes linked in from other layers (LinkFile); never
 	// changed through this root.
@@ -37,7 +36,7 @@ func Open(dest string, opts Options) (*Root, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: dest, Err: err}
 	}
-	r := &Root{fd: fd, path: dest, opts: opts, dirs: map[string]dirTimes{}, foreign: map[inodeKey]struct{}{}}
+	r := &Root{fd: fd, path: dest, opts: opts, dirs: newDirTimesLog(opts.TempDir), foreign: map[inodeKey]struct{}{}}
 	if len(opts.UIDMaps) > 0 || len(opts.GIDMaps) > 0 {
 		r.mapped = true
 		r.rootPair = idtools.NewIDMappingsFromMaps(opts.UIDMaps, opts.GIDMaps).RootPair()
@@ -80,14 +79,27 @@ func (r *Root) overrideRootStat() error {
 // Path is the destination directory given to Open.
 func (r *Root) Path() string { return r.path }
 
-// Close releases the destination fd.
+// Close releases the destination fd and the directory times not restored
+// (a spool file beyond a constant: see dirTimesLog).
 func (r *Root) Close() error {
+	r.mu.Lock()
+	derr := r.dirs.close()
+	r.mu.Unlock()
 	if r.fd < 0 {
-		return nil
+		return derr
 	}
 	err := unix.Close(r.fd)
 	r.fd = -1
-	return err
+	return errors.Join(err, derr)
+}
+
+// TempDir is where the root and the name binding spool what outgrows
+// memory (Options.TempDir, os.TempDir() when empty).
+func (r *Root) TempDir() string {
+	if r.opts.TempDir == "" {
+		return os.TempDir()
+	}
+	return r.opts.TempDir
 }
 
 // RootDirMode is the mode a root entry ("/" or "./") set, nil if none was

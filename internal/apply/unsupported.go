@@ -29,6 +29,7 @@ func Open(string, Options) (*Root, error)                { return nil, errPlatfo
 func SameAttrs(*os.File, *toc.Entry) (bool, error)       { return false, errPlatform }
 func CopyContent(*os.File, *os.File) (CopyMethod, error) { return UserCopy, errPlatform }
 func (r *Root) Path() string                             { return "" }
+func (r *Root) TempDir() string                          { return "" }
 func (r *Root) Close() error                             { return nil }
 func (r *Root) RootDirMode() *os.FileMode                { return nil }
 func (r *Root) OpenForRead(string) (*os.File, error)     { return nil, errPlatform }
