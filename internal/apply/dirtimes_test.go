@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -96,17 +97,8 @@ func TestDirTimesDiskFull(t *testing.T) {
 	requireRoot(t)
 	smallDirTimes(t, 2)
 	for _, finish := range []bool{true, false} {
-		tmp := t.TempDir()
-		if err := unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=64k"); err != nil {
-			t.Skipf("mounting a tmpfs: %v", err)
-		}
-		t.Cleanup(func() { _ = unix.Unmount(tmp, 0) })
-		free := func() uint64 {
-			var st unix.Statfs_t
-			must(t, unix.Statfs(tmp, &st))
-			return st.Bfree
-		}
-		before := free()
+		tmp := testutil.SmallTmpfs(t, "64k")
+		before := testutil.FreeBlocks(t, tmp)
 		r := mustOpen(t, t.TempDir(), Options{TempDir: tmp})
 		long := strings.Repeat("n", 200)
 		var err error
@@ -122,7 +114,7 @@ func TestDirTimesDiskFull(t *testing.T) {
 			}
 		}
 		must(t, r.Close())
-		if after := free(); after != before {
+		if after := testutil.FreeBlocks(t, tmp); after != before {
 			t.Errorf("finish=%v: %d blocks free after, %d before", finish, after, before)
 		}
 	}
@@ -140,11 +132,9 @@ func TestDirTimesMemory(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
+		heap := testutil.HeapInUse()
 		runtime.KeepAlive(l)
-		return m.HeapInuse
+		return heap
 	}
 	small, big := inUse(40000), inUse(640000)
 	// 600k more names in a map would be over 50 MiB more.

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
-	"golang.org/x/sys/unix"
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
 )
 
 // smallNames makes the binding spill after recent entries, in runs of
@@ -217,14 +217,12 @@ func TestNamesMemory(t *testing.T) {
 			}
 			e.Type = toc.TypeReg
 		}
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
+		heap := testutil.HeapInUse()
 		if err := n.Finish(nil); err != nil {
 			t.Fatal(err)
 		}
 		runtime.KeepAlive(n)
-		return m.HeapInuse
+		return heap
 	}
 	small, big := inUse(50_000), inUse(800_000)
 	// 750k more entries at 16 bytes each (the sorted runs kept in memory
@@ -257,17 +255,8 @@ func TestNamesDiskFull(t *testing.T) {
 	requireRoot(t)
 	smallNames(t, 64, 1024)
 	for _, finish := range []bool{true, false} {
-		tmp := t.TempDir()
-		if err := unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=64k"); err != nil {
-			t.Skipf("mounting a tmpfs: %v", err)
-		}
-		t.Cleanup(func() { _ = unix.Unmount(tmp, 0) })
-		free := func() uint64 {
-			var st unix.Statfs_t
-			must(t, unix.Statfs(tmp, &st))
-			return st.Bfree
-		}
-		before := free()
+		tmp := testutil.SmallTmpfs(t, "64k")
+		before := testutil.FreeBlocks(t, tmp)
 		n := NewNames(tmp)
 		var err error
 		for i := 0; i < 20000 && err == nil; i++ { // 480 KB of records
@@ -280,7 +269,7 @@ func TestNamesDiskFull(t *testing.T) {
 			t.Fatalf("finish=%v: %v, want ENOSPC", finish, err)
 		}
 		must(t, n.Close())
-		if after := free(); after != before {
+		if after := testutil.FreeBlocks(t, tmp); after != before {
 			t.Errorf("finish=%v: %d blocks free after, %d before", finish, after, before)
 		}
 	}

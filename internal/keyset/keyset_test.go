@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"testing"
+
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
 )
 
 func key(i uint64) Key {
@@ -63,14 +65,12 @@ func TestMemoryIndependentOfCount(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
+		heap := testutil.HeapInUse()
 		if _, found, err := s.Repeated(); err != nil || found {
 			t.Fatal(err, found)
 		}
 		runtime.KeepAlive(s)
-		return m.HeapInuse
+		return heap
 	}
 	small, big := inUse(4*BufferKeys), inUse(64*BufferKeys)
 	// 64 × 64k keys as a map or slice would be 64 MiB more.

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/chunkdiff/chunkdiff/internal/testutil"
 )
 
 // value is what index i holds in the tests: distinct, with high bits set.
@@ -137,11 +139,9 @@ func TestMemoryIndependentOfCount(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
+		heap := testutil.HeapInUse()
 		runtime.KeepAlive(l)
-		return m.HeapInuse
+		return heap
 	}
 	small, big := inUse(4*BufferValues), inUse(256*BufferValues)
 	// 2M values in a slice would be 16 MiB more.
