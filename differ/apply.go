@@ -217,7 +217,7 @@ func (d *Differ) materialize(r ready, c *dcontext.Context, root *apply.Root, dif
 	}
 	var stats fetch.Stats
 	if flat {
-		stats, _, err = m.flatTree(d.runCtx(), src, fopts, started)
+		stats, err = m.flatTree(d.runCtx(), src, fopts, started)
 	} else {
 		stats, err = m.tree(d.runCtx(), src, fopts, started)
 	}

@@ -2,6 +2,7 @@ package differ
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/chunkdiff/chunkdiff/formats/toc"
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
+	"github.com/chunkdiff/chunkdiff/internal/keyset"
 	"github.com/chunkdiff/chunkdiff/internal/layout"
 	"github.com/chunkdiff/chunkdiff/internal/offsets"
 	"github.com/opencontainers/go-digest"
@@ -42,10 +44,8 @@ type materializer struct {
 	// progress, when set, learns of every completed file (for the DiffID
 	// computed alongside the fetch).
 	progress *progress
-	// files is what fetching produces, and flatNames (Flat format) maps
-	// cleaned entry names to flat paths; both are set before started runs.
-	files     fetch.Files
-	flatNames map[string]string
+	// files is what fetching produces, set before started runs.
+	files fetch.Files
 }
 
 // newList returns an empty list the materializer releases in close.
@@ -216,55 +216,131 @@ func (m *materializer) replayEntries(each func(*toc.Entry) bool) error {
 
 // flatTree materialises the Flat format used by composefs: only regular
 // files, one per distinct digest, at "xx/rest-of-hex", with no attributes.
-func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, map[string]string, error) {
-	names := map[string]string{} // cleaned entry name → flat path
-	seen := map[digest.Digest]string{}
-	fetchAt := m.newList()                    // record offsets of the files to fetch: one per digest
+// A first pass binds the names and sorts the digests to find each one's
+// first entry (keyset.FirstOccurrences: on disk beyond a constant), a
+// second creates the files at those entries, so nothing per entry is kept
+// in memory.
+func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, started func()) (fetch.Stats, error) {
 	bound := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
 	defer func() { _ = bound.Close() }()      // a temp file at most
+	firsts := keyset.NewFirstOccurrences(m.tempDir)
+	defer func() { _ = firsts.Close() }() // temp files at most
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
 		if err := bound.Add(&it.Entry); err != nil {
-			return fetch.Stats{}, nil, err
+			return fetch.Stats{}, err
 		}
 		if it.Entry.Type != toc.TypeReg {
 			continue
 		}
 		e, err := flatEntry(&it.Entry)
 		if err != nil {
-			return fetch.Stats{}, nil, err
+			return fetch.Stats{}, err
 		}
-		names[path.Clean("/"+it.Entry.Name)] = e.Name
-		if _, dup := seen[e.Digest]; dup {
-			continue
-		}
-		seen[e.Digest] = e.Name
-		if err := m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(e.Name), Mode: 0o755}); err != nil {
-			return fetch.Stats{}, nil, err
-		}
-		if !fetched(it) {
-			if err := m.root.EmptyFile(e); err != nil {
-				return fetch.Stats{}, nil, err
-			}
-			continue
-		}
-		if err := appendTo(fetchAt, s.Offset(), "the files to fetch"); err != nil {
-			return fetch.Stats{}, nil, err
+		if err := firsts.Add(digestKey(e.Digest), s.Offset()); err != nil {
+			return fetch.Stats{}, fmt.Errorf("sorting the layer's digests: %w", err)
 		}
 	}
 	if err := s.Err(); err != nil {
-		return fetch.Stats{}, nil, err
+		return fetch.Stats{}, err
 	}
 	if err := bound.Finish(m.replayEntries); err != nil {
-		return fetch.Stats{}, nil, err
+		return fetch.Stats{}, err
+	}
+	fetchAt, err := m.createFlat(firsts)
+	if err != nil {
+		return fetch.Stats{}, err
 	}
 	m.createdAt = fetchAt
 	m.files = files{p: m.plan, at: fetchAt}
-	m.flatNames = names
 	started()
-	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
-	return stats, names, err
+	return fetch.FetchFiles(ctx, src, m.files, m, opts)
+}
+
+// createFlat creates the first entry of every digest, an empty file at
+// once, and returns the record offsets of the others, the files to fetch.
+func (m *materializer) createFlat(firsts *keyset.FirstOccurrences) (*offsets.List, error) {
+	fetchAt := m.newList()
+	ps, err := firsts.Positions()
+	if err != nil {
+		return nil, fmt.Errorf("sorting the layer's digests: %w", err)
+	}
+	next, more, err := ps.Next()
+	s := m.plan.layout.Scan()
+	for err == nil && more && s.Next() {
+		if s.Offset() != next {
+			continue
+		}
+		it := s.Item()
+		e, ferr := flatEntry(&it.Entry)
+		switch {
+		case ferr != nil:
+			err = ferr
+		case !fetched(it):
+			err = m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(e.Name), Mode: 0o755})
+			if err == nil {
+				err = m.root.EmptyFile(e)
+			}
+		default:
+			err = m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(e.Name), Mode: 0o755})
+			if err == nil {
+				err = appendTo(fetchAt, s.Offset(), "the files to fetch")
+			}
+		}
+		if err == nil {
+			next, more, err = ps.Next()
+		}
+	}
+	if err == nil {
+		err = s.Err()
+	}
+	if err == nil && more {
+		err = fmt.Errorf("layout: no entry at record %d, where a digest was first seen", next)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fetchAt, nil
+}
+
+// digestKey is the key a digest is sorted by: 128 bits of it (flatEntry
+// has checked it is a valid sha256). A collision would only share one
+// file's content with another, which the DiffID, recomputed from the files,
+// would refuse.
+func digestKey(d digest.Digest) keyset.Key {
+	var k keyset.Key
+	_, _ = hex.Decode(k[:], []byte(d.Encoded()[:2*len(k)]))
+	return k
+}
+
+// flatNames maps the tar's names, in tar order, to the flat paths holding
+// their contents (for the DiffID): a cursor over the layout, which lists
+// the files in the tar-split's order (the TOC ↔ tar-split check), so
+// nothing per file is kept.
+type flatNames struct {
+	s *layout.Scanner
+}
+
+// path returns the flat path of the regular file the tar names name, the
+// next such entry of the layout.
+func (f *flatNames) path(name string) (string, error) {
+	want := cleanKey(name)
+	for f.s.Next() {
+		e := &f.s.Item().Entry
+		if e.Type != toc.TypeReg || cleanKey(e.Name) != want {
+			continue
+		}
+		flat, err := flatEntry(e)
+		if err != nil {
+			return "", err
+		}
+		return flat.Name, nil
+	}
+	if err := f.s.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("tar-split names %q, which the TOC does not have at this point", name)
 }
 
 // flatEntry is regular file e as the Flat format creates it: at the path
@@ -378,7 +454,8 @@ func (m *materializer) fetchIndex(i int) (int, error) {
 // back from the layout as the reassembly reaches them.
 func (m *materializer) newProgress() *progress {
 	if m.flat {
-		return newProgress(m.createdAt.Len(), nil, m.flatNames)
+		names := &flatNames{s: m.plan.layout.Scan()}
+		return newProgress(m.createdAt.Len(), nil, names.path)
 	}
 	// Every file with content, copied or fetched, by fetch index.
 	return newProgress(m.plan.fetchAt.Len(), func(k int) (string, error) {

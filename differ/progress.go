@@ -32,12 +32,13 @@ type progress struct {
 	cursor  int
 	curName string
 	curRead bool // curName is name(cursor)
-	// Flat format: resolve maps a tar name to the flat path holding it;
-	// contents are shared between names, so waits wait for every file.
-	resolve map[string]string
+	// Flat format: resolve maps a tar name to the flat path holding it,
+	// called in tar order; contents are shared between names, so waits
+	// wait for every file.
+	resolve func(name string) (string, error)
 }
 
-func newProgress(n int, name func(int) (string, error), resolve map[string]string) *progress {
+func newProgress(n int, name func(int) (string, error), resolve func(string) (string, error)) *progress {
 	p := &progress{n: n, name: name, resolve: resolve}
 	p.cond = sync.NewCond(&p.mu)
 	return p
@@ -75,11 +76,7 @@ func (p *progress) wait(name string) (string, error) {
 		if p.failed != nil {
 			return "", fmt.Errorf("waiting for %q: %w", name, p.failed)
 		}
-		at, ok := p.resolve[cleanKey(name)]
-		if !ok {
-			return "", fmt.Errorf("tar-split names %q, which the TOC does not have", name)
-		}
-		return at, nil
+		return p.resolve(name)
 	}
 	if p.cursor >= p.n {
 		return name, nil // not fetched: already on disk

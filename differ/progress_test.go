@@ -119,7 +119,7 @@ func TestProgressFailReleasesWaiters(t *testing.T) {
 	for _, flat := range []bool{false, true} {
 		var p *progress
 		if flat {
-			p = newProgress(3, nil, map[string]string{"/f0": "ab/cd"})
+			p = newProgress(3, nil, func(string) (string, error) { return "ab/cd", nil })
 		} else {
 			p = newProgress(3, name, nil)
 		}
