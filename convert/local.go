@@ -109,11 +109,12 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 	return res, nil
 }
 
-// Readahead: 4 × 1 MiB keeps the decompressor a few milliseconds ahead,
-// enough to run it on the other core, without holding much memory.
+// Readahead: 16 buffers of 64 KiB (a decompressor's Read returns up to
+// its 32 KiB window) keep it a few milliseconds ahead, enough to run it on
+// the other core, in 1 MiB.
 const (
-	readaheadSize    = 1 << 20
-	readaheadBuffers = 4
+	readaheadSize    = 64 << 10
+	readaheadBuffers = 16
 )
 
 // convertStream converts blob into dst, verifying the blob's digest; the

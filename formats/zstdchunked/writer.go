@@ -36,12 +36,13 @@ import (
 // readBufSize is the payload read buffer.
 const readBufSize = 64 << 10
 
-// The tar is read ahead of the chunker in aheadBuffers × aheadSize bytes:
-// enough to absorb tar-split's per-entry pauses, small next to the
-// writer's other buffers.
+// The tar is read ahead of the chunker in up to aheadBuffers pieces of at
+// most aheadSize bytes (tar-split hands over what its parser read: a
+// header, or up to 32 KiB of payload): enough to absorb its per-entry
+// pauses, small next to the writer's other buffers (512 KiB).
 const (
-	aheadSize    = 128 << 10
-	aheadBuffers = 4
+	aheadSize    = 32 << 10
+	aheadBuffers = 16
 )
 
 // Result describes a written blob.

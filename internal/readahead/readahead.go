@@ -7,7 +7,6 @@
 package readahead
 
 import (
-	"errors"
 	"hash"
 	"io"
 	"sync"
@@ -50,7 +49,10 @@ func (ra *Reader) fill(r io.Reader, h hash.Hash) {
 		case <-ra.stop:
 			return
 		}
-		k, err := io.ReadFull(r, buf[:cap(buf)])
+		// One Read, not ReadFull: what the source has is passed on at
+		// once, so a slow producer's bytes (and the consumer's verdict
+		// on them) are not held back until a buffer fills.
+		k, err := r.Read(buf[:cap(buf)])
 		if k > 0 {
 			if h != nil {
 				h.Write(buf[:k]) // a hash.Hash never fails
@@ -62,11 +64,11 @@ func (ra *Reader) fill(r io.Reader, h hash.Hash) {
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				err = io.EOF
-			}
 			ra.err = err
 			return
+		}
+		if k == 0 {
+			ra.free <- buf // nothing read: the buffer is free again
 		}
 	}
 }

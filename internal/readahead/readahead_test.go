@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"runtime"
@@ -58,4 +59,29 @@ func TestHashesWhatItReads(t *testing.T) {
 	assert.Equal(t, data, got)
 	want := sha256.Sum256(data)
 	assert.Equal(t, want[:], h.Sum(nil))
+}
+
+// What a slow source has is passed on at once, not held until a buffer
+// fills: a stream's consumer sees (and can refuse) the first bytes while
+// the producer waits.
+func TestPassesPartialReadsOnAtOnce(t *testing.T) {
+	pr, pw := io.Pipe()
+	ra := New(pr, 1<<20, 2, nil)
+	defer func() {
+		_ = pw.Close()
+		_ = ra.Close()
+	}()
+	go func() { _, _ = pw.Write([]byte("abc")) }()
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 3)
+		n, err := io.ReadFull(ra, b)
+		got <- fmt.Sprint(string(b[:n]), err)
+	}()
+	select {
+	case g := <-got:
+		assert.Equal(t, "abc<nil>", g)
+	case <-time.After(5 * time.Second):
+		t.Fatal("3 bytes written, none passed on")
+	}
 }
