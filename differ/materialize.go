@@ -84,24 +84,29 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	links := m.newList()                      // record offsets of the hard links
 	names := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
 	defer func() { _ = names.Close() }()      // a temp file at most
-	reusing := len(m.reuse.whole) > 0
+	reusing := m.reuse.whole.len() > 0
 	m.createdAt, m.createdK = m.plan.fetchAt, nil // without reuse, the same list
 	if reusing {
 		m.createdAt, m.createdK = m.newList(), m.newList() // fetch files not reused, in order
 	}
-	var copies []reuseJob    // files to copy from the store, in order
-	untouched := m.newList() // fetch files a whiteout took: neither copied nor fetched
-	k := -1                  // fetch index of the current item
+	cands := m.reuse.whole.scan() // the candidates, in fetch order
+	copies := m.newList()         // record offsets of the candidates to copy, in order
+	untouched := m.newList()      // fetch files a whiteout took: neither copied nor fetched
+	k := -1                       // fetch index of the current item
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
 		e := &it.Entry
 		isFetched := fetched(it)
-		var whole *wholeFile
+		var whole bool    // a candidate in the store
+		var wholeAt int64 // its record in m.reuse.whole
 		if isFetched {
 			k++
-			whole = m.reuse.whole[k]
-			if whole == nil && reusing {
+			var err error
+			if wholeAt, whole, _, err = cands.next(); err != nil {
+				return fetch.Stats{}, err
+			}
+			if !whole && reusing {
 				if err := appendTo(m.createdAt, s.Offset(), "the files to fetch"); err != nil {
 					return fetch.Stats{}, err
 				}
@@ -117,7 +122,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 			if err != nil {
 				return fetch.Stats{}, err
 			}
-			if whole != nil {
+			if whole {
 				if err := appendTo(untouched, int64(k), "the files under whiteouts"); err != nil {
 					return fetch.Stats{}, err
 				}
@@ -131,8 +136,8 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		case toc.TypeReg:
 			if !isFetched {
 				err = m.root.EmptyFile(e)
-			} else if whole != nil {
-				copies = append(copies, reuseJob{k: k, at: s.Offset(), w: whole})
+			} else if whole {
+				err = appendTo(copies, wholeAt, "the files to copy")
 			}
 		case toc.TypeSymlink:
 			err = m.root.Symlink(e)
@@ -154,7 +159,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err := names.Finish(m.replayEntries); err != nil {
 		return fetch.Stats{}, err
 	}
-	m.files = files{p: m.plan, at: m.createdAt}
+	m.files = files{p: m.plan, at: m.createdAt, ks: m.createdK}
 	started()
 	if m.progress != nil {
 		for i := range untouched.Len() {
@@ -178,9 +183,9 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err == nil {
 		err = cerr
 	}
-	if err == nil && len(rejected) > 0 {
+	if err == nil && rejected > 0 {
 		var more fetch.Stats
-		more, err = m.fetchRejected(ctx, src, opts, rejected)
+		more, err = m.fetchRejected(ctx, src, opts)
 		stats.Add(more)
 	}
 	if err != nil {
@@ -220,11 +225,16 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 	names := map[string]string{} // cleaned entry name → flat path
 	seen := map[digest.Digest]string{}
 	fetchAt := m.newList()                    // record offsets of the files to fetch: one per digest
+	fetchK := m.newList()                     // and their fetch indices (their local chunks)
+	k := -1                                   // fetch index of the current item
 	bound := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
 	defer func() { _ = bound.Close() }()      // a temp file at most
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
+		if fetched(it) {
+			k++
+		}
 		if err := bound.Add(&it.Entry); err != nil {
 			return fetch.Stats{}, nil, err
 		}
@@ -252,6 +262,9 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 		if err := appendTo(fetchAt, s.Offset(), "the files to fetch"); err != nil {
 			return fetch.Stats{}, nil, err
 		}
+		if err := appendTo(fetchK, int64(k), "the files to fetch"); err != nil {
+			return fetch.Stats{}, nil, err
+		}
 	}
 	if err := s.Err(); err != nil {
 		return fetch.Stats{}, nil, err
@@ -260,7 +273,7 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 		return fetch.Stats{}, nil, err
 	}
 	m.createdAt = fetchAt
-	m.files = files{p: m.plan, at: fetchAt}
+	m.files = files{p: m.plan, at: fetchAt, ks: fetchK}
 	m.flatNames = names
 	started()
 	stats, err := fetch.FetchFiles(ctx, src, m.files, m, opts)
