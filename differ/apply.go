@@ -103,7 +103,7 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 		return out, fail(d, p, err) // before anything is staged
 	}
 	ru, err := planReuse(pl, layer.origin.locator(), root, c.PullOptions().UseHardLinks)
-	defer ru.close() // the sources reuse opened stay open until the end
+	defer ru.close() // its candidates' temp files and the layer directories it opened
 	if err != nil {
 		return out, fail(d, p, err)
 	}
@@ -113,8 +113,9 @@ func (d *Differ) applyLoaded(p metadataLoaded, dest string, options *archive.Tar
 	r := ready{layer: layer, plan: pl, reuse: ru}
 	sizes := pl.sizes()
 	ru.sizes(sizes)
+	copies := ru.whole.len()
 	reason := fmt.Sprintf("%d of %d entries to fetch, %d files to copy from the store (verified as they are copied), %d chunks local",
-		pl.fetchAt.Len()-len(ru.whole), pl.entries, len(ru.whole), ru.ChunksLocal)
+		pl.fetchAt.Len()-copies, pl.entries, copies, ru.ChunksLocal)
 	// Held: Close cannot release the plan or the metadata under the fetch.
 	if err := advanceHolding(d, edgePrepare, r, states.Reason{Detail: reason}, sizes); err != nil {
 		return out, err

@@ -3,12 +3,12 @@ package differ
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/chunkdiff/chunkdiff/internal/apply"
 	"github.com/chunkdiff/chunkdiff/internal/fetch"
+	"github.com/chunkdiff/chunkdiff/internal/offsets"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/chunked"
 )
@@ -24,19 +24,12 @@ import (
 // ApplyDiff returns, and a failed pull leaves nothing behind (ApplyDiff's
 // cleanup).
 
-// reuseJob is a file of the layer to produce from a candidate in the store.
-type reuseJob struct {
-	k  int   // fetch index (plan.fetchAt)
-	at int64 // record offset in the layout
-	w  *wholeFile
-}
-
 // copyRun is the copying of a layer's reused files, started by startCopies.
 type copyRun struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	err      error
-	rejected []reuseJob // candidates whose bytes did not verify
+	rejected int // candidates whose bytes did not verify, marked in reuse.whole
 }
 
 // copyWorkers bounds the copies at once. A copy mostly waits for a cold
@@ -46,36 +39,52 @@ type copyRun struct {
 // they add is a small part of a core.
 const copyWorkers = 8
 
-// startCopies copies (or hard-links) jobs, in order, on copyWorkers
-// goroutines; a failure other than a rejected candidate cancels ctx.
-func (m *materializer) startCopies(ctx context.Context, cancel context.CancelCauseFunc, jobs []reuseJob) *copyRun {
+// startCopies copies (or hard-links) the candidates whose records are at
+// jobs (offsets in reuse.whole), in order, on copyWorkers goroutines; a
+// failure other than a rejected candidate cancels ctx. Each worker holds
+// one candidate, and at most one open source, at a time.
+func (m *materializer) startCopies(ctx context.Context, cancel context.CancelCauseFunc, jobs *offsets.List) *copyRun {
 	run := &copyRun{}
+	fail := func(err error) {
+		run.mu.Lock()
+		if run.err == nil {
+			run.err = err
+		}
+		run.mu.Unlock()
+		cancel(err)
+	}
 	var next atomic.Int64
-	for range min(copyWorkers, len(jobs)) {
+	for range min(copyWorkers, jobs.Len()) {
 		run.wg.Go(func() {
 			buf := make([]byte, 256<<10)
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(jobs) {
+				if i >= jobs.Len() {
 					return
 				}
-				ok, err := m.copyReused(jobs[i], buf)
+				off, err := jobs.At(i)
+				var job candidate
+				if err == nil {
+					job, err = m.reuse.whole.read(off)
+				}
+				var ok bool
+				if err == nil {
+					ok, err = m.copyReused(job, buf)
+				}
+				if err == nil && !ok {
+					err = m.reuse.whole.reject(job.k, off)
+				}
 				if err != nil {
-					run.mu.Lock()
-					if run.err == nil {
-						run.err = err
-					}
-					run.mu.Unlock()
-					cancel(err)
+					fail(err)
 					return
 				}
 				if !ok {
 					run.mu.Lock()
-					run.rejected = append(run.rejected, jobs[i])
+					run.rejected++
 					run.mu.Unlock()
 					m.reuse.reject()
 				} else if m.progress != nil {
-					m.progress.complete(jobs[i].k)
+					m.progress.complete(job.k)
 				}
 			}
 		})
@@ -83,16 +92,15 @@ func (m *materializer) startCopies(ctx context.Context, cancel context.CancelCau
 	return run
 }
 
-// wait returns the rejected jobs in layer order, or the first failure.
-func (run *copyRun) wait(ctx context.Context) ([]reuseJob, error) {
+// wait returns how many candidates were rejected, or the first failure.
+func (run *copyRun) wait(ctx context.Context) (int, error) {
 	run.wg.Wait()
 	if run.err != nil {
-		return nil, run.err
+		return 0, run.err
 	}
 	if ctx.Err() != nil {
-		return nil, context.Cause(ctx)
+		return 0, context.Cause(ctx)
 	}
-	sort.Slice(run.rejected, func(a, b int) bool { return run.rejected[a].k < run.rejected[b].k })
 	return run.rejected, nil
 }
 
@@ -100,22 +108,22 @@ func (run *copyRun) wait(ctx context.Context) ([]reuseJob, error) {
 // allowed and the attributes match, else a reflink or copy. ok is false when
 // the candidate is gone or its bytes are not the file's (nothing is left in
 // the layer then); err is a failure to write the layer.
-func (m *materializer) copyReused(job reuseJob, buf []byte) (ok bool, err error) {
+func (m *materializer) copyReused(job candidate, buf []byte) (ok bool, err error) {
 	it, err := m.plan.layout.ReadAt(job.at)
 	if err != nil {
 		return false, err
 	}
 	e := &it.Entry
 	d := e.Digest
-	w := job.w
-	src := w.src
+	src := m.reuse.openSource(job.loc)
 	if src == nil {
-		if src = m.reuse.openSource(w.loc); src == nil {
-			return false, nil // gone since planning
-		}
-		defer src.Close()
+		return false, nil // gone since planning
 	}
-	if w.link {
+	defer src.Close()
+	// Planning checked the attributes on a descriptor it closed since: the
+	// path may name another file now, so check again the one linked. If
+	// they no longer match, a copy still saves the download.
+	if job.link && linkable(src, e, m.root) {
 		// The inode is shared, not copied: verify it, then link it.
 		if !verifies(src, 0, e.Size, d) {
 			return false, nil
@@ -162,18 +170,33 @@ func (m *materializer) copyReused(job reuseJob, buf []byte) (ok bool, err error)
 }
 
 // fetchRejected fetches, after the main fetch, the files whose candidates
-// did not verify.
-func (m *materializer) fetchRejected(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options, rejected []reuseJob) (fetch.Stats, error) {
+// did not verify: those reuse.whole's index marks, in layer order.
+func (m *materializer) fetchRejected(ctx context.Context, src chunked.ImageSourceSeekable, opts fetch.Options) (fetch.Stats, error) {
 	at, ks := m.newList(), m.newList()
-	for _, j := range rejected {
-		if err := appendTo(at, j.at, "the rejected files"); err != nil {
+	s := m.reuse.whole.scan()
+	for k := range m.plan.fetchAt.Len() {
+		off, ok, rejected, err := s.next()
+		if err != nil {
 			return fetch.Stats{}, err
 		}
-		if err := appendTo(ks, int64(j.k), "the rejected files"); err != nil {
+		if !ok || !rejected {
+			continue
+		}
+		job, err := m.reuse.whole.read(off)
+		if err != nil {
+			return fetch.Stats{}, err
+		}
+		if job.k != k {
+			return fetch.Stats{}, fmt.Errorf("the reuse candidate of fetch file %d names fetch file %d", k, job.k)
+		}
+		if err := appendTo(at, job.at, "the rejected files"); err != nil {
+			return fetch.Stats{}, err
+		}
+		if err := appendTo(ks, int64(k), "the rejected files"); err != nil {
 			return fetch.Stats{}, err
 		}
 	}
 	m.createdAt, m.createdK = at, ks
-	m.files = files{p: m.plan, at: at}
+	m.files = files{p: m.plan, at: at, ks: ks}
 	return fetch.FetchFiles(ctx, src, m.files, m, opts)
 }

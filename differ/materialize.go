@@ -84,24 +84,29 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	links := m.newList()                      // record offsets of the hard links
 	names := apply.NewNames(m.root.TempDir()) // one path per entry, bound in tar order
 	defer func() { _ = names.Close() }()      // a temp file at most
-	reusing := len(m.reuse.whole) > 0
+	reusing := m.reuse.whole.len() > 0
 	m.createdAt, m.createdK = m.plan.fetchAt, nil // without reuse, the same list
 	if reusing {
 		m.createdAt, m.createdK = m.newList(), m.newList() // fetch files not reused, in order
 	}
-	var copies []reuseJob    // files to copy from the store, in order
-	untouched := m.newList() // fetch files a whiteout took: neither copied nor fetched
-	k := -1                  // fetch index of the current item
+	cands := m.reuse.whole.scan() // the candidates, in fetch order
+	copies := m.newList()         // record offsets of the candidates to copy, in order
+	untouched := m.newList()      // fetch files a whiteout took: neither copied nor fetched
+	k := -1                       // fetch index of the current item
 	s := m.plan.layout.Scan()
 	for s.Next() {
 		it := s.Item()
 		e := &it.Entry
 		isFetched := fetched(it)
-		var whole *wholeFile
+		var whole bool    // a candidate in the store
+		var wholeAt int64 // its record in m.reuse.whole
 		if isFetched {
 			k++
-			whole = m.reuse.whole[k]
-			if whole == nil && reusing {
+			var err error
+			if wholeAt, whole, _, err = cands.next(); err != nil {
+				return fetch.Stats{}, err
+			}
+			if !whole && reusing {
 				if err := appendTo(m.createdAt, s.Offset(), "the files to fetch"); err != nil {
 					return fetch.Stats{}, err
 				}
@@ -117,7 +122,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 			if err != nil {
 				return fetch.Stats{}, err
 			}
-			if whole != nil {
+			if whole {
 				if err := appendTo(untouched, int64(k), "the files under whiteouts"); err != nil {
 					return fetch.Stats{}, err
 				}
@@ -131,8 +136,8 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 		case toc.TypeReg:
 			if !isFetched {
 				err = m.root.EmptyFile(e)
-			} else if whole != nil {
-				copies = append(copies, reuseJob{k: k, at: s.Offset(), w: whole})
+			} else if whole {
+				err = appendTo(copies, wholeAt, "the files to copy")
 			}
 		case toc.TypeSymlink:
 			err = m.root.Symlink(e)
@@ -154,7 +159,7 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err := names.Finish(m.replayEntries); err != nil {
 		return fetch.Stats{}, err
 	}
-	m.files = files{p: m.plan, at: m.createdAt}
+	m.files = files{p: m.plan, at: m.createdAt, ks: m.createdK}
 	started()
 	if m.progress != nil {
 		for i := range untouched.Len() {
@@ -178,9 +183,9 @@ func (m *materializer) tree(ctx context.Context, src chunked.ImageSourceSeekable
 	if err == nil {
 		err = cerr
 	}
-	if err == nil && len(rejected) > 0 {
+	if err == nil && rejected > 0 {
 		var more fetch.Stats
-		more, err = m.fetchRejected(ctx, src, opts, rejected)
+		more, err = m.fetchRejected(ctx, src, opts)
 		stats.Add(more)
 	}
 	if err != nil {
@@ -248,44 +253,50 @@ func (m *materializer) flatTree(ctx context.Context, src chunked.ImageSourceSeek
 	if err := bound.Finish(m.replayEntries); err != nil {
 		return fetch.Stats{}, err
 	}
-	fetchAt, err := m.createFlat(firsts)
+	fetchAt, fetchK, err := m.createFlat(firsts)
 	if err != nil {
 		return fetch.Stats{}, err
 	}
 	m.createdAt = fetchAt
-	m.files = files{p: m.plan, at: fetchAt}
+	m.files = files{p: m.plan, at: fetchAt, ks: fetchK}
 	started()
 	return fetch.FetchFiles(ctx, src, m.files, m, opts)
 }
 
 // createFlat creates the first entry of every digest, an empty file at
-// once, and returns the record offsets of the others, the files to fetch.
-func (m *materializer) createFlat(firsts *keyset.FirstOccurrences) (*offsets.List, error) {
-	fetchAt := m.newList()
+// once, and returns the others, the files to fetch: their record offsets
+// and their fetch indices (by which reuse found their local chunks).
+func (m *materializer) createFlat(firsts *keyset.FirstOccurrences) (fetchAt, fetchK *offsets.List, err error) {
+	fetchAt, fetchK = m.newList(), m.newList()
 	ps, err := firsts.Positions()
 	if err != nil {
-		return nil, fmt.Errorf("sorting the layer's digests: %w", err)
+		return nil, nil, fmt.Errorf("sorting the layer's digests: %w", err)
 	}
 	next, more, err := ps.Next()
+	k := -1 // fetch index of the current item
 	s := m.plan.layout.Scan()
 	for err == nil && more && s.Next() {
+		it := s.Item()
+		if fetched(it) {
+			k++
+		}
 		if s.Offset() != next {
 			continue
 		}
-		it := s.Item()
 		e, ferr := flatEntry(&it.Entry)
-		switch {
-		case ferr != nil:
+		if ferr != nil {
 			err = ferr
+			break
+		}
+		err = m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(e.Name), Mode: 0o755})
+		switch {
+		case err != nil:
 		case !fetched(it):
-			err = m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(e.Name), Mode: 0o755})
-			if err == nil {
-				err = m.root.EmptyFile(e)
-			}
+			err = m.root.EmptyFile(e)
 		default:
-			err = m.root.Dir(&toc.Entry{Type: toc.TypeDir, Name: path.Dir(e.Name), Mode: 0o755})
+			err = appendTo(fetchAt, s.Offset(), "the files to fetch")
 			if err == nil {
-				err = appendTo(fetchAt, s.Offset(), "the files to fetch")
+				err = appendTo(fetchK, int64(k), "the files to fetch")
 			}
 		}
 		if err == nil {
@@ -299,9 +310,9 @@ func (m *materializer) createFlat(firsts *keyset.FirstOccurrences) (*offsets.Lis
 		err = fmt.Errorf("layout: no entry at record %d, where a digest was first seen", next)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return fetchAt, nil
+	return fetchAt, fetchK, nil
 }
 
 // digestKey is the key a digest is sorted by: 128 bits of it (flatEntry

@@ -1,8 +1,8 @@
 package differ
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/chunkdiff/chunkdiff/formats/toc"
@@ -15,8 +15,8 @@ import (
 // plan is what the ready state holds: the spooled layout (every entry in
 // order, read back from disk as needed), and where the regular files whose
 // contents must be fetched are in it. Nothing in it grows in memory with
-// the entry count but local (the chunks found in the store): fetchAt spills
-// to a temp file past 64 KiB. close releases it.
+// the entry count: fetchAt spills to a temp file past 64 KiB, local is on
+// disk. close releases it.
 type plan struct {
 	layout  *layout.Layout
 	entries int
@@ -24,23 +24,18 @@ type plan struct {
 	// fetchAt[k] is the record offset of fetch file k; the fetched files
 	// are exactly the regular files with chunks, in layout order.
 	fetchAt *offsets.List
-	// local holds, by record offset, the chunks reuse planning found in
-	// the store (set while planning, read-only after).
-	local map[int64][]localChunk
-	uids  []uint32
-	gids  []uint32
+	// local holds, by fetch index, the chunks reuse planning found in the
+	// store (set while planning, read-only after).
+	local localChunks
+	// tempDir is where the plan and reuse planning spill.
+	tempDir string
+	uids    []uint32
+	gids    []uint32
 	// regularBytes is the file content the layer declares (CheckFits).
 	regularBytes uint64
 	// figures for the dump
 	bytesPlanned int64 // compressed bytes the chunks cover (before merging)
 	holeBytes    int64
-}
-
-// localChunk: chunk j of a file is at off in src, in the store.
-type localChunk struct {
-	j   int
-	src *os.File
-	off int64
 }
 
 // fetched reports whether it is a file whose content is fetched (or
@@ -55,7 +50,7 @@ func fetched(it *layout.Item) bool {
 // hashed again, as upstream. The plan spills to tempDir; it is to be closed
 // unless newPlan fails.
 func newPlan(l *layout.Layout, verify bool, tempDir string) (_ *plan, err error) {
-	p := &plan{layout: l, entries: l.Len(), verify: verify, fetchAt: offsets.New(tempDir)}
+	p := &plan{layout: l, entries: l.Len(), verify: verify, fetchAt: offsets.New(tempDir), tempDir: tempDir}
 	defer func() {
 		if err != nil {
 			_ = p.close()
@@ -100,20 +95,20 @@ func newPlan(l *layout.Layout, verify bool, tempDir string) (_ *plan, err error)
 // close releases the plan's temp file (not the layout, which the loaded
 // layer owns). It may be called more than once.
 func (p *plan) close() error {
-	return p.fetchAt.Close()
+	return errors.Join(p.fetchAt.Close(), p.local.close())
 }
 
-// file reads the fetch file whose record is at off back from the layout,
-// with its entry: the file's chunks, with the local ones reuse found.
-func (p *plan) file(off int64) (*fetch.File, *toc.Entry, error) {
-	f, e, err := p.readFile(off)
+// file reads fetch file k, whose record is at off, back from the layout:
+// the file's chunks, with the local ones reuse found.
+func (p *plan) file(off int64, k int) (*fetch.File, error) {
+	f, _, err := p.readFile(off)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	for _, lc := range p.local[off] {
-		f.Chunks[lc.j].Local, f.Chunks[lc.j].LocalOffset = lc.src, lc.off
+	if err := p.local.fill(k, f); err != nil {
+		return nil, err
 	}
-	return f, e, nil
+	return f, nil
 }
 
 // readFile is file without the local chunks (reuse planning, which finds
@@ -137,10 +132,12 @@ func (p *plan) readFile(off int64) (*fetch.File, *toc.Entry, error) {
 	return f, e, nil
 }
 
-// files is a list of fetch files by record offset, read on demand.
+// files is a list of fetch files by record offset, read on demand; ks
+// holds their fetch indices (nil: at is the plan's fetchAt, the index is
+// the position).
 type files struct {
-	p  *plan
-	at *offsets.List
+	p      *plan
+	at, ks *offsets.List
 }
 
 func (l files) Len() int { return l.at.Len() }
@@ -150,8 +147,15 @@ func (l files) File(i int) (*fetch.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, _, err := l.p.file(off)
-	return f, err
+	k := i
+	if l.ks != nil {
+		v, err := l.ks.At(i)
+		if err != nil {
+			return nil, err
+		}
+		k = int(v)
+	}
+	return l.p.file(off, k)
 }
 
 func sortedIDs(m map[uint32]struct{}) []uint32 {

@@ -39,24 +39,17 @@ type locator interface {
 
 // reuse is what planning found locally for one layer.
 type reuse struct {
-	// whole[i]: fetch file i may exist verbatim in the store (a candidate,
-	// not verified yet).
-	whole map[int]*wholeFile
-	mu    sync.Mutex          // guards the maps and counters while planning
-	open  map[string]*os.File // sources by dir + path, closed at the end
+	// whole: fetch files that may exist verbatim in the store (candidates,
+	// not verified yet), on disk. A candidate is verified only while it is
+	// copied (or, to be hard-linked, hashed) into the new layer; one that
+	// does not hash to the file's digest is discarded and the file fetched
+	// (materializer.copyReused). No file stays open per candidate: the
+	// copy reopens it.
+	whole candidates
+	mu    sync.Mutex // guards roots and the counters while planning
 	roots map[string]*apply.Root
 	err   error // reading the layout back failed
 	ReuseSummary
-}
-
-// wholeFile is a candidate for a whole file: chosen while planning,
-// verified only while it is copied (or, to be hard-linked, hashed) into the
-// new layer; a candidate that does not hash to the file's digest is
-// discarded and the file fetched (materializer.copyReused).
-type wholeFile struct {
-	loc  location
-	src  *os.File // opened while planning (hard-link check), else nil
-	link bool     // hard-link it (use_hard_links, attributes match)
 }
 
 // ReuseSummary counts what content reuse saved.
@@ -77,10 +70,8 @@ type ReuseSummary struct {
 }
 
 func (r *reuse) close() {
-	for _, f := range r.open {
-		if f != nil {
-			_ = f.Close()
-		}
+	if r.whole.fetchRecords != nil {
+		_ = r.whole.close()
 	}
 	for _, root := range r.roots {
 		if root != nil {
@@ -93,8 +84,13 @@ func (r *reuse) close() {
 // It fails only when the layout cannot be read back; the result is to be
 // closed even then.
 func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse, error) {
-	r := &reuse{whole: map[int]*wholeFile{}, roots: map[string]*apply.Root{}, open: map[string]*os.File{}}
-	// Local chunks are filled into the plan's fetch list in place.
+	r := &reuse{whole: newCandidates(pl.tempDir, pl.fetchAt.Len()), roots: map[string]*apply.Root{}}
+	// Local chunks go to the plan, read back as fetching reads each file;
+	// their sources stay open for it, a bounded number at a time (the
+	// plan closes them).
+	if pl.local.fetchRecords == nil {
+		pl.local = newLocalChunks(pl.tempDir, pl.fetchAt.Len(), newSourceCache(r.openSource))
+	}
 	if loc == nil {
 		r.LowerBound = pl.bytesPlanned // no chunk is local
 		return r, nil
@@ -116,7 +112,7 @@ func planReuse(pl *plan, loc locator, dest *apply.Root, hardLinks bool) (*reuse,
 		})
 	}
 	wg.Wait()
-	return r, r.err
+	return r, cmp.Or(r.err, r.whole.finish(), pl.local.finish())
 }
 
 // reuseWorkers bounds the files looked up (or chunks verified) at once:
@@ -138,10 +134,12 @@ func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLin
 		r.mu.Unlock()
 		return
 	}
-	if w := r.findWhole(loc, f, e, dest, hardLinks); w != nil {
-		r.mu.Lock()
-		r.whole[i] = w
-		r.mu.Unlock()
+	if l, link, ok := r.findWhole(loc, f, e, dest, hardLinks); ok {
+		if err := r.whole.add(candidate{k: i, at: at, loc: l, link: link}); err != nil {
+			r.mu.Lock()
+			r.err = cmp.Or(r.err, err)
+			r.mu.Unlock()
+		}
 		return
 	}
 	var local []localChunk
@@ -150,18 +148,20 @@ func (r *reuse) planFile(pl *plan, i int, loc locator, dest *apply.Root, hardLin
 		if c.Zeros || c.Digest == "" {
 			continue
 		}
-		if src, off := r.findRange(loc, c.Digest, c.Size); src != nil {
-			c.Local, c.LocalOffset = src, off
-			local = append(local, localChunk{j: j, src: src, off: off})
+		if l, ok := r.findRange(pl.local.sources, loc, c.Digest, c.Size); ok {
+			c.Local, c.LocalOffset = localSource{pl.local.sources, l}, l.offset
+			local = append(local, localChunk{j: j, loc: l})
+		}
+	}
+	if len(local) > 0 {
+		if err := pl.local.add(i, local); err != nil {
+			r.mu.Lock()
+			r.err = cmp.Or(r.err, err)
+			r.mu.Unlock()
+			return
 		}
 	}
 	r.mu.Lock()
-	if len(local) > 0 {
-		if pl.local == nil {
-			pl.local = map[int64][]localChunk{}
-		}
-		pl.local[at] = local
-	}
 	r.ChunksLocal += len(local)
 	r.LowerBound += networkBytes(*f)
 	r.mu.Unlock()
@@ -179,66 +179,73 @@ func networkBytes(f fetch.File) int64 {
 }
 
 // findWhole returns a candidate for a local copy of f, preferring one that
-// can be hard-linked when use_hard_links is set. Nothing is read: the
+// can be hard-linked when use_hard_links is set (link). Nothing is read: the
 // candidate is verified when it is copied (one read instead of two), and
-// planning costs a lookup per file.
-func (r *reuse) findWhole(loc locator, f *fetch.File, e *toc.Entry, dest *apply.Root, hardLinks bool) *wholeFile {
+// planning costs a lookup per file. A candidate checked for a hard link is
+// closed again at once: at 1M files, one descriptor each would not fit.
+func (r *reuse) findWhole(loc locator, f *fetch.File, e *toc.Entry, dest *apply.Root, hardLinks bool) (_ location, link, ok bool) {
 	if f.Digest == "" || !f.Digest.Algorithm().Available() {
-		return nil // nothing would verify the copy
+		return location{}, false, false // nothing would verify the copy
 	}
-	var fallback *wholeFile
+	var fallback location
 	for l := range loc.files(f.Digest, f.Size, e.Name) {
 		if l.offset != 0 || l.length != f.Size {
 			continue
 		}
 		if !hardLinks {
-			return &wholeFile{loc: l}
+			return l, false, true
 		}
-		src := r.source(l)
+		src := r.openSource(l)
 		if src == nil {
 			continue
 		}
-		if target, err := dest.Target(e); err == nil {
-			if same, err := apply.SameAttrs(src, &target); err == nil && same {
-				return &wholeFile{loc: l, src: src, link: true}
-			}
+		same := linkable(src, e, dest)
+		_ = src.Close() // read-only: nothing to flush
+		if same {
+			return l, true, true
 		}
 		// Attributes differ: a copy still saves the download.
-		if fallback == nil {
-			fallback = &wholeFile{loc: l, src: src}
+		if !ok {
+			fallback, ok = l, true
 		}
 	}
-	return fallback
+	return fallback, false, ok
 }
 
-// findRange returns a source file and offset holding size bytes with digest d.
-func (r *reuse) findRange(loc locator, d digest.Digest, size int64) (*os.File, int64) {
+// linkable reports whether src already has the attributes e gets under
+// dest, the condition to hard-link it rather than copy it.
+func linkable(src *os.File, e *toc.Entry, dest *apply.Root) bool {
+	target, err := dest.Target(e)
+	if err != nil {
+		return false
+	}
+	same, err := apply.SameAttrs(src, &target)
+	return err == nil && same
+}
+
+// findRange returns where in the store size bytes with digest d are, read
+// and verified here through sources (in-root, no symlinks followed: layer
+// trees are untrusted).
+func (r *reuse) findRange(sources *sourceCache, loc locator, d digest.Digest, size int64) (location, bool) {
+	if !d.Algorithm().Available() {
+		return location{}, false
+	}
 	for _, l := range loc.lookup(d) {
 		if l.length != size {
 			continue
 		}
-		if src := r.openVerifiedRange(l, d); src != nil {
-			return src, l.offset
+		src := sources.acquire(l)
+		if src == nil {
+			continue // gone: not reused
 		}
-	}
-	return nil, 0
-}
-
-// openVerifiedRange opens l (in-root, no symlinks followed: layer trees are
-// untrusted) and checks that its bytes hash to d.
-func (r *reuse) openVerifiedRange(l location, d digest.Digest) *os.File {
-	if !d.Algorithm().Available() {
-		return nil
-	}
-	src := r.source(l)
-	if src == nil {
-		return nil
-	}
-	if !verifies(src, l.offset, l.length, d) {
+		ok := verifies(src.f, l.offset, l.length, d)
+		sources.release(src)
+		if ok {
+			return l, true
+		}
 		r.reject()
-		return nil
 	}
-	return src
+	return location{}, false
 }
 
 // reject counts a candidate whose bytes did not match.
@@ -255,42 +262,12 @@ func verifies(src *os.File, offset, length int64, d digest.Digest) bool {
 	return err == nil && n == length && digest.NewDigest(d.Algorithm(), h) == d
 }
 
-// source opens (once) the file l points at, nil if it is gone. Files are
-// read with ReadAt only, so one open file serves every worker.
-func (r *reuse) source(l location) *os.File {
-	key := l.dir + "\x00" + l.path
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if f, ok := r.open[key]; ok {
-		return f
-	}
-	if l.trusted {
-		// O_NONBLOCK: the file may have been swapped for a FIFO since it was
-		// checked; a regular file ignores the flag.
-		src, err := os.OpenFile(l.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			src = nil
-		}
-		r.open[key] = src
-		return src
-	}
-	root, ok := r.roots[l.dir]
-	if !ok {
-		root, _ = apply.Open(l.dir, apply.Options{})
-		r.roots[l.dir] = root
-	}
-	var src *os.File
-	if root != nil {
-		// A vanished layer or file is simply not reused.
-		src, _ = root.OpenForRead(filepath.ToSlash(l.path))
-	}
-	r.open[key] = src
-	return src
-}
-
 // openSource opens the file l points at for the caller, who closes it
-// (nil if it is gone); the layer directory is opened once and shared, the
-// file is confined to it as in source.
+// (nil if it is gone). A layer directory is untrusted: the file is opened
+// confined to it (in-root, no symlinks followed), the directory opened once
+// and shared. A trusted path (an OSTree repository's) is opened as is,
+// O_NONBLOCK: the file may have been swapped for a FIFO since it was
+// checked; a regular file ignores the flag.
 func (r *reuse) openSource(l location) *os.File {
 	if l.trusted {
 		src, err := os.OpenFile(l.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
