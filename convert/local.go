@@ -109,12 +109,12 @@ func FetchAndConvert(ctx context.Context, src chunked.ImageSourceSeekable, blobS
 	return res, nil
 }
 
-// Readahead: 16 buffers of 64 KiB (a decompressor's Read returns up to
-// its 32 KiB window) keep it a few milliseconds ahead, enough to run it on
-// the other core, in 1 MiB.
+// Readahead: 4 × 1 MiB, each filled before it is handed over, keeps the
+// decompressor a few milliseconds ahead, enough to run it on the other
+// core, without holding much memory.
 const (
-	readaheadSize    = 64 << 10
-	readaheadBuffers = 16
+	readaheadSize    = 1 << 20
+	readaheadBuffers = 4
 )
 
 // convertStream converts blob into dst, verifying the blob's digest; the
@@ -131,7 +131,7 @@ func convertStream(ctx context.Context, blob io.Reader, want digest.Digest, dst 
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer tarStream.Close()
-	ra := readahead.New(tarStream, readaheadSize, readaheadBuffers, nil)
+	ra := readahead.NewFilling(tarStream, readaheadSize, readaheadBuffers, nil)
 	out, err := zstdchunked.Compress(dst, ra, zstdchunked.WithoutCompression(), zstdchunked.WithTempDir(tempDir))
 	// Stop decompressing ahead before this goroutine reads tee itself.
 	_ = ra.Close()

@@ -7,6 +7,7 @@
 package readahead
 
 import (
+	"errors"
 	"hash"
 	"io"
 	"sync"
@@ -26,20 +27,43 @@ type Reader struct {
 	cur []byte // its unread part
 }
 
-// New starts reading r ahead in n buffers of size bytes. If h is not nil,
-// every byte read from r is written to it on the reading goroutine (hashing
-// off the consumer's path); h may be used once Read has returned an error
-// or Close has returned.
+// New starts reading r ahead in n buffers of size bytes, each passed on as
+// soon as a Read returns: what a slow producer has written reaches the
+// consumer at once. If h is not nil, every byte read from r is written to
+// it on the reading goroutine (hashing off the consumer's path); h may be
+// used once Read has returned an error or Close has returned.
 func New(r io.Reader, size, n int, h hash.Hash) *Reader {
+	return start(r, size, n, h, false)
+}
+
+// NewFilling is New, but each buffer is filled (io.ReadFull) before it is
+// passed on: fewer handoffs for a source that is never waiting on a
+// producer the consumer must answer (a decompressor over a download), not
+// for a stream whose consumer must see bytes as they come.
+func NewFilling(r io.Reader, size, n int, h hash.Hash) *Reader {
+	return start(r, size, n, h, true)
+}
+
+func start(r io.Reader, size, n int, h hash.Hash, filling bool) *Reader {
 	ra := &Reader{full: make(chan []byte, n), free: make(chan []byte, n), stop: make(chan struct{}), done: make(chan struct{})}
 	for range n {
 		ra.free <- make([]byte, size)
 	}
-	go ra.fill(r, h)
+	read := r.Read
+	if filling {
+		read = func(p []byte) (int, error) {
+			k, err := io.ReadFull(r, p)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF // a short last buffer
+			}
+			return k, err
+		}
+	}
+	go ra.fill(read, h)
 	return ra
 }
 
-func (ra *Reader) fill(r io.Reader, h hash.Hash) {
+func (ra *Reader) fill(read func([]byte) (int, error), h hash.Hash) {
 	defer close(ra.done)
 	defer close(ra.full)
 	for {
@@ -49,10 +73,7 @@ func (ra *Reader) fill(r io.Reader, h hash.Hash) {
 		case <-ra.stop:
 			return
 		}
-		// One Read, not ReadFull: what the source has is passed on at
-		// once, so a slow producer's bytes (and the consumer's verdict
-		// on them) are not held back until a buffer fills.
-		k, err := r.Read(buf[:cap(buf)])
+		k, err := read(buf[:cap(buf)])
 		if k > 0 {
 			if h != nil {
 				h.Write(buf[:k]) // a hash.Hash never fails

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand"
 	"runtime"
@@ -19,13 +20,15 @@ import (
 func TestPassesEverythingThrough(t *testing.T) {
 	data := make([]byte, 5<<20+123)
 	rand.New(rand.NewSource(1)).Read(data)
-	ra := New(iotest.HalfReader(bytes.NewReader(data)), 64<<10, 3, nil)
-	got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(ra, 1000)))
-	require.NoError(t, err)
-	rest, err := io.ReadAll(ra)
-	require.NoError(t, err)
-	assert.Equal(t, data, append(got, rest...))
-	require.NoError(t, ra.Close())
+	for _, newReader := range []func(io.Reader, int, int, hash.Hash) *Reader{New, NewFilling} {
+		ra := newReader(iotest.HalfReader(bytes.NewReader(data)), 64<<10, 3, nil)
+		got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(ra, 1000)))
+		require.NoError(t, err)
+		rest, err := io.ReadAll(ra)
+		require.NoError(t, err)
+		assert.Equal(t, data, append(got, rest...))
+		require.NoError(t, ra.Close())
+	}
 }
 
 func TestReportsErrorsAndStops(t *testing.T) {
