@@ -53,17 +53,7 @@ func TestFetchRawVariants(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("seed%d/%+v", seed, o), func(t *testing.T) {
 				leakCheck(t)
-				src := testutil.NewSource(blob)
-				sink := newDirSink(t)
-				st, err := fetch.Fetch(context.Background(), src, files, sink, o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sink.checkContents(t, files, want)
-				checkRequests(t, src, o.MaxRangesPerRequest)
-				if st.Requests != src.Calls() || st.BytesFetched != src.BytesServed() {
-					t.Errorf("stats %+v; source: %d calls, %d bytes", st, src.Calls(), src.BytesServed())
-				}
+				fetchAndCheck(t, testutil.NewSource(blob), files, want, o)
 			})
 		}
 	}
@@ -554,6 +544,24 @@ func fetchHalving(t *testing.T, src *testutil.Source, files []fetch.File, want m
 	sink.checkContents(t, files, want)
 	if st.Halvings == 0 {
 		t.Errorf("no halvings: %+v", st)
+	}
+	return st
+}
+
+// fetchAndCheck fetches files from src with o, checks what was written, the
+// requests against o's limit and the stats against what src served, and
+// returns the stats.
+func fetchAndCheck(t *testing.T, src *testutil.Source, files []fetch.File, want map[string][]byte, o fetch.Options) fetch.Stats {
+	t.Helper()
+	sink := newDirSink(t)
+	st, err := fetch.Fetch(context.Background(), src, files, sink, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.checkContents(t, files, want)
+	checkRequests(t, src, o.MaxRangesPerRequest)
+	if st.Requests != src.Calls() || st.BytesFetched != src.BytesServed() {
+		t.Errorf("stats %+v; source: %d calls, %d bytes", st, src.Calls(), src.BytesServed())
 	}
 	return st
 }

@@ -26,16 +26,8 @@ func TestFetchSmallWindows(t *testing.T) {
 			t.Run(fmt.Sprintf("window%v/%+v", w, o), func(t *testing.T) {
 				leakCheck(t)
 				defer fetch.SetWindow(w[0], w[1])()
-				src := testutil.NewSource(blob)
-				sink := newDirSink(t)
-				st, err := fetch.Fetch(context.Background(), src, files, sink, o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sink.checkContents(t, files, want)
-				checkRequests(t, src, o.MaxRangesPerRequest)
-				if st.Requests != src.Calls() || st.BytesFetched != src.BytesServed() || st.Files != len(files) {
-					t.Errorf("stats %+v; source: %d calls, %d bytes", st, src.Calls(), src.BytesServed())
+				if st := fetchAndCheck(t, testutil.NewSource(blob), files, want, o); st.Files != len(files) {
+					t.Errorf("stats %+v; %d files", st, len(files))
 				}
 			})
 		}
